@@ -1,0 +1,70 @@
+// Package audit runs one audit end to end: resolve the scope, collect the
+// inventory, evaluate the checks, and wrap the findings in the run document
+// (DESIGN §3) that every renderer and later run reads.
+package audit
+
+import (
+	"time"
+
+	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
+	"github.com/fleetdoctor/fleetdoctor/pkg/inventory"
+)
+
+// Run is the run document.
+type Run struct {
+	Run      Info             `json:"run"`
+	Summary  Summary          `json:"summary"`
+	Findings []checks.Finding `json:"findings"`
+	// Errors are the collection failures behind the audit_incomplete
+	// findings, with their raw detail.
+	Errors []RunError `json:"errors"`
+}
+
+// Info describes the run itself.
+type Info struct {
+	ID         string    `json:"id"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	Scope      Scope     `json:"scope"`
+	// Sandbox names the embedded sandbox scenario when the run was not
+	// against AWS.
+	Sandbox string `json:"sandbox,omitempty"`
+}
+
+// Scope is what was audited.
+type Scope struct {
+	Accounts []string `json:"accounts"`
+	Regions  []string `json:"regions"`
+	RoleName string   `json:"roleName,omitempty"`
+	Checks   []string `json:"checks,omitempty"`
+	// MetricWindow is the CloudWatch window in Go duration syntax.
+	MetricWindow string `json:"metricWindow"`
+}
+
+// Summary is the run at a glance.
+type Summary struct {
+	Accounts       int `json:"accounts"`
+	AccountRegions int `json:"accountRegions"`
+	Instances      int `json:"instances"`
+	// FailingInstances have at least one FAIL finding.
+	FailingInstances int `json:"failingInstances"`
+	// Health is the percentage of instances without a FAIL finding (100
+	// for an empty fleet).
+	Health float64 `json:"health"`
+	// ByStatus counts findings per status (PASS is not listed as findings,
+	// so it counts evaluated-and-passed resources from the check stats).
+	ByStatus map[checks.Status]int `json:"byStatus"`
+	// BySeverity counts FAIL and ERROR findings per severity.
+	BySeverity map[checks.Severity]int `json:"bySeverity"`
+	// FailingInstancesBySeverity counts instances by their worst FAIL.
+	FailingInstancesBySeverity map[checks.Severity]int `json:"failingInstancesBySeverity"`
+	// Checks has the per-check counts in catalogue order.
+	Checks []checks.Stat `json:"checks"`
+}
+
+// RunError is one collection failure.
+type RunError struct {
+	Account string `json:"account"`
+	Region  string `json:"region,omitempty"`
+	inventory.CollectError
+}
