@@ -43,9 +43,12 @@ type Scope struct {
 
 // Summary is the run at a glance.
 type Summary struct {
-	Accounts       int `json:"accounts"`
-	AccountRegions int `json:"accountRegions"`
-	Instances      int `json:"instances"`
+	Accounts int `json:"accounts"`
+	// UnreachableAccounts could not be entered at all (the audit role
+	// could not be assumed); when it equals Accounts nothing was audited.
+	UnreachableAccounts int `json:"unreachableAccounts"`
+	AccountRegions      int `json:"accountRegions"`
+	Instances           int `json:"instances"`
 	// FailingInstances have at least one FAIL finding.
 	FailingInstances int `json:"failingInstances"`
 	// Health is the percentage of instances without a FAIL finding (100

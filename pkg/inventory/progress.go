@@ -1,10 +1,12 @@
 package inventory
 
-// ProgressEvent says that one account-region has been collected.
+// ProgressEvent says that one unit of collection has finished: an
+// account-region, or (Region empty) an account's IAM.
 type ProgressEvent struct {
 	Account string
 	Region  string
-	// Done and Total count account-regions.
+	// Done and Total count units: one per account-region plus one per
+	// account for its IAM.
 	Done, Total int
 }
 
