@@ -245,7 +245,7 @@ func TestCollectConvertsEverything(t *testing.T) {
 
 func TestIAMProfilesWithoutRoles(t *testing.T) {
 	f := fake.New(acctA)
-	f.AddProfile(acctA, "orphan", "")      // role removed from the profile
+	f.AddProfile(acctA, "orphan", "")       // role removed from the profile
 	f.AddProfile(acctA, "dangling", "gone") // profile names a role that no longer exists
 	delete(f.Account(acctA).IAM.Roles, "gone")
 	f.AddInstance(acctA, region, fake.InstanceSpec{ID: "i-1", Profile: "orphan"})
