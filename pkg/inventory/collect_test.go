@@ -2,8 +2,10 @@ package inventory_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -396,5 +398,44 @@ func TestCollectProgress(t *testing.T) {
 	}
 	if len(events) != 6 || events[5].Done != 6 || events[5].Total != 6 {
 		t.Errorf("progress events: %+v", events)
+	}
+}
+
+// docs/audit-role-policy.json is what the README tells operators to grant;
+// every API the collectors call must be in it.
+func TestAuditRolePolicyCoversEveryCall(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/audit-role-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Statement []struct{ Action []string }
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	granted := map[string]bool{}
+	for _, s := range doc.Statement {
+		for _, a := range s.Action {
+			granted[a] = true
+		}
+	}
+	// A fleet that exercises every path, including the policy-document
+	// fallback when the simulation is denied.
+	f := fake.SampleFleet([]string{acctA}, []string{region}, 5)
+	f.Account(acctA).IAM.SimulateDenied = true
+	f.Account(acctA).IAM.Roles["ssm-role"].Inline["extra"] = `{"Statement":[]}`
+	collect(t, f, []string{acctA}, []string{region})
+	for api := range f.AllCalls() {
+		if api == "sts:AssumeRole" {
+			continue // granted by the role's trust policy, not by this policy
+		}
+		if !granted[api] {
+			t.Errorf("%s is called but not in docs/audit-role-policy.json", api)
+		}
+		delete(granted, api)
+	}
+	for api := range granted {
+		t.Errorf("%s is granted but never called", api)
 	}
 }
