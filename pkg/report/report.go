@@ -1,0 +1,55 @@
+// Package report renders a run document (audit.Run) for people and programs:
+// a terminal table, the JSON run document itself, and CSV for spreadsheets,
+// plus the check catalogue. Renderers only write what they are given: no
+// progress, no colour, nothing read from the environment.
+//
+// Findings carry text that an attacker can choose (instance tags, host
+// output, error messages echoing input), so every renderer treats strings
+// as hostile: the table escapes control characters and caps lengths, CSV
+// also defuses spreadsheet formulas, and JSON escapes what encoding/json
+// leaves raw.
+package report
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/fleetdoctor/fleetdoctor/pkg/audit"
+)
+
+// Format names an output format of `fleetdoctor audit --format`.
+type Format string
+
+// Output formats. HTML and ASFF are named so the CLI can say they are not
+// available yet rather than that they do not exist.
+const (
+	FormatTable Format = "table"
+	FormatJSON  Format = "json"
+	FormatCSV   Format = "csv"
+	FormatHTML  Format = "html"
+	FormatASFF  Format = "asff"
+)
+
+// Formats lists the formats Render supports.
+var Formats = []Format{FormatTable, FormatJSON, FormatCSV}
+
+// Planned lists formats that are part of the CLI surface (DESIGN §3) but
+// not rendered yet.
+var Planned = []Format{FormatHTML, FormatASFF}
+
+// Supported reports whether Render can write f.
+func Supported(f Format) bool { return slices.Contains(Formats, f) }
+
+// Render writes run to w in format f; opts applies to the table only.
+func Render(w io.Writer, run *audit.Run, f Format, opts TableOptions) error {
+	switch f {
+	case FormatTable:
+		return Table(w, run, opts)
+	case FormatJSON:
+		return JSON(w, run)
+	case FormatCSV:
+		return CSV(w, run)
+	}
+	return fmt.Errorf("format %q is not supported (want table, json or csv)", f)
+}
