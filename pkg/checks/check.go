@@ -61,6 +61,10 @@ type Outcome struct {
 	// Detail is one sentence naming the resource and the problem.
 	Detail   string
 	Evidence map[string]any
+	// Remediation overrides Meta.Remediation when the fix depends on why
+	// the check failed (dhmc_prerequisites_unmet: an IMDS setting fleetdoctor
+	// can change, or an agent only the owner can update).
+	Remediation *Remediation
 }
 
 // Check is one entry of the catalogue: metadata and exactly one of Instance

@@ -3,6 +3,7 @@ package checks
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -119,7 +120,11 @@ type evaluation struct {
 
 func (e *evaluation) account(acct *inventory.Account, selected []*Check) {
 	if acct.Err != nil {
-		e.incomplete(acct.ID, "", TypeAccount, acct.ID, acct.Err, ids(selected))
+		notChecked := ids(selected)
+		for _, id := range notChecked {
+			e.stats[id].Errored++ // named by the audit_incomplete finding below
+		}
+		e.incomplete(acct.ID, "", TypeAccount, acct.ID, acct.Err, notChecked)
 		return
 	}
 	needIAM := needing(selected, inventory.SourceIAM)
@@ -128,12 +133,12 @@ func (e *evaluation) account(acct *inventory.Account, selected []*Check) {
 	} else if len(needIAM) > 0 {
 		// Per-resource IAM failures: the checks skip instances whose
 		// profile or role is unknown, and this names why.
-		for _, key := range sortedKeys(acct.IAM.Profiles) {
+		for _, key := range slices.Sorted(maps.Keys(acct.IAM.Profiles)) {
 			if p := acct.IAM.Profiles[key]; p.Err != nil {
 				e.incomplete(acct.ID, "global", TypeProfile, p.ARN, p.Err, needIAM)
 			}
 		}
-		for _, key := range sortedKeys(acct.IAM.Roles) {
+		for _, key := range slices.Sorted(maps.Keys(acct.IAM.Roles)) {
 			if r := acct.IAM.Roles[key]; r.Err != nil {
 				e.incomplete(acct.ID, "global", TypeRole, r.Name, r.Err, needIAM)
 			}
@@ -141,7 +146,7 @@ func (e *evaluation) account(acct *inventory.Account, selected []*Check) {
 	}
 	for _, region := range acct.Regions {
 		s := newScope(e.cfg, e.snap, acct, region)
-		for _, src := range sortedKeys(region.Errors) {
+		for _, src := range slices.Sorted(maps.Keys(region.Errors)) {
 			if affected := needing(selected, src); len(affected) > 0 {
 				e.incomplete(acct.ID, region.Name, TypeRegion, acct.ID+"/"+region.Name, region.Errors[src], affected)
 			}
@@ -196,7 +201,7 @@ func (e *evaluation) record(c *Check, s *Scope, st *Stat, in *inventory.Instance
 		Resource:     o.Resource,
 		Detail:       o.Detail,
 		Evidence:     o.Evidence,
-		Remediation:  &c.Remediation,
+		Remediation:  cmp.Or(o.Remediation, &c.Remediation),
 	}
 	if in != nil && f.Resource == "" {
 		f.Resource = in.ID
@@ -243,10 +248,14 @@ func (e *evaluation) incomplete(account, region, rtype, resource string, ce *inv
 	})
 }
 
+// ids names the checks, leaving out audit_incomplete, which reports the
+// failure rather than being skipped by it.
 func ids(cs []*Check) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = c.ID
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c.ID != IncompleteID {
+			out = append(out, c.ID)
+		}
 	}
 	return out
 }
@@ -259,13 +268,4 @@ func needing(cs []*Check, src inventory.Source) []string {
 		}
 	}
 	return out
-}
-
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
