@@ -67,14 +67,7 @@ func NewProvider(ctx context.Context, opts Options) (*AWSProvider, error) {
 	if opts.SessionName == "" {
 		opts.SessionName = "fleetdoctor"
 	}
-	attempts := opts.MaxAttempts
-	if attempts <= 0 {
-		attempts = DefaultMaxAttempts
-	}
-	loadOpts := []func(*config.LoadOptions) error{
-		config.WithRetryMode(aws.RetryModeAdaptive),
-		config.WithRetryMaxAttempts(attempts),
-	}
+	var loadOpts []func(*config.LoadOptions) error
 	if opts.Profile != "" {
 		loadOpts = append(loadOpts, config.WithSharedConfigProfile(opts.Profile))
 	}
@@ -84,6 +77,18 @@ func NewProvider(ctx context.Context, opts Options) (*AWSProvider, error) {
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	// Adaptive retries with more patience than the SDK's default, unless
+	// the operator chose otherwise through the SDK's own settings
+	// (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS, retry_mode, max_attempts).
+	if cfg.RetryMode == "" {
+		cfg.RetryMode = aws.RetryModeAdaptive
+	}
+	switch {
+	case opts.MaxAttempts > 0:
+		cfg.RetryMaxAttempts = opts.MaxAttempts
+	case cfg.RetryMaxAttempts == 0:
+		cfg.RetryMaxAttempts = DefaultMaxAttempts
 	}
 	if cfg.Credentials == nil {
 		return nil, &CredentialsError{Err: errors.New("no credential provider configured")}

@@ -113,6 +113,18 @@ func TestProviderUsesEndpointEnvironmentAndAssumesRolePerAccount(t *testing.T) {
 	if got := r.MaxAttempts(); got != DefaultMaxAttempts {
 		t.Errorf("max attempts %d, want %d", got, DefaultMaxAttempts)
 	}
+	// The SDK's own settings still win over fleetdoctor's defaults.
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
+	t.Setenv("AWS_RETRY_MODE", "standard")
+	p2, err := NewProvider(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.base.RetryMode != aws.RetryModeStandard || ec2.NewFromConfig(p2.base).Options().Retryer.MaxAttempts() != 2 {
+		t.Errorf("AWS_RETRY_MODE/AWS_MAX_ATTEMPTS ignored: mode %q", p2.base.RetryMode)
+	}
+	t.Setenv("AWS_MAX_ATTEMPTS", "")
+	t.Setenv("AWS_RETRY_MODE", "")
 	id, err := p.Caller(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -63,6 +63,9 @@ func tagMatch(filters []ec2types.Filter, tags []ec2types.Tag) bool {
 // instance-state-name, instance-id, vpc-id and tag:KEY filters.
 func (e *EC2) DescribeInstances(_ context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
 	if len(in.InstanceIds) > 0 && in.MaxResults != nil {
+		if err := e.f.call(e.account, e.r.Name, "ec2:DescribeInstances"); err != nil {
+			return nil, err
+		}
 		return nil, APIError("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
 	}
 	keep := func(i ec2types.Instance) bool {
