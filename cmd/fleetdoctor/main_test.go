@@ -510,7 +510,7 @@ func TestProgress(t *testing.T) {
 	// A terminal: the bar is drawn on stderr, and stdout is still exactly
 	// the document (runJSON fails on anything extra).
 	h.terminal = true
-	if code, _ := h.runJSON(t, args...); code != exitOK || !strings.Contains(h.stderr.String(), "auditing account-regions") {
+	if code, _ := h.runJSON(t, args...); code != exitOK || !strings.Contains(h.stderr.String(), "auditing") {
 		t.Errorf("terminal: exit %d, stderr %q", code, h.stderr.String())
 	}
 	if bytes.Contains(h.stdout.Bytes(), []byte("auditing")) {

@@ -11,14 +11,15 @@ import (
 )
 
 // progress draws the audit's progress bar on a terminal. The bar is made on
-// the first event, when the number of account-regions is known.
+// the first event, when the amount of work (account-regions, plus each
+// account's IAM) is known.
 type progress struct {
 	mu  sync.Mutex
 	out io.Writer
 	bar *progressbar.ProgressBar
 }
 
-// event records that e.Done of e.Total account-regions are collected.
+// event records that e.Done of e.Total units of collection are finished.
 func (p *progress) event(e inventory.ProgressEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -28,7 +29,7 @@ func (p *progress) event(e inventory.ProgressEvent) {
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions(e.Total,
 			progressbar.OptionSetWriter(p.out),
-			progressbar.OptionSetDescription("auditing account-regions"),
+			progressbar.OptionSetDescription("auditing"),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetWidth(30),
 			// Redraw at most ten times a second however fast regions finish.

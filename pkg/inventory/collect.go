@@ -53,17 +53,31 @@ func (c *Collector) Collect(ctx context.Context, accounts, regions []string) (*S
 	snap := &Snapshot{CollectedAt: now().UTC(), MetricWindow: c.MetricWindow}
 	prog := &progress{fn: c.Progress, total: len(accounts) * (len(regions) + 1)}
 
-	// Phase 1: every reachable account-region, bounded.
+	// Phase 0: enter every account (assume the audit role) concurrently,
+	// so that hundreds of accounts do not queue behind one another's STS
+	// round trips.
+	entered := make([]error, len(accounts))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
+	for i, id := range accounts {
+		g.Go(func() error {
+			entered[i] = c.Provider.Account(gctx, id)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	// Phase 1: every reachable account-region, bounded.
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(limit)
 	policies := newPolicyCache()
-	for _, id := range accounts {
+	for ai, id := range accounts {
 		acct := &Account{ID: id, Regions: make([]*Region, len(regions))}
 		snap.Accounts = append(snap.Accounts, acct)
-		if err := c.Provider.Account(ctx, id); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
+		if err := entered[ai]; err != nil {
 			acct.Err = collectErr("account "+id+" (the audit role could not be assumed)", "sts:AssumeRole", err)
 			acct.Regions = nil
 			prog.add(id, "", len(regions)+1)
