@@ -241,6 +241,8 @@ func partition(region string) string {
 		return "aws-cn"
 	case strings.HasPrefix(region, "us-gov-"):
 		return "aws-us-gov"
+	case strings.HasPrefix(region, "eusc-"):
+		return "aws-eusc"
 	}
 	return "aws"
 }

@@ -62,7 +62,7 @@ func (c *CloudWatch) GetMetricData(_ context.Context, in *cloudwatch.GetMetricDa
 				}
 				results = append(results, cwtypes.MetricDataResult{
 					Id: q.Id, Label: aws.String(label(aws.ToString(q.Label), id, m[1])),
-					StatusCode: cwtypes.StatusCodeComplete, Values: []float64{v}, Timestamps: nil,
+					StatusCode: cwtypes.StatusCodeComplete, Values: []float64{v},
 				})
 			}
 			out.MetricDataResults = append(out.MetricDataResults, results...)
