@@ -31,7 +31,7 @@ const (
 // auditFlags are the raw values of `fleetdoctor audit`'s flags.
 type auditFlags struct {
 	regions, accounts, checks, irsaOnlyClusters []string
-	roleName, externalID, profile               string
+	roleName, externalID, profile, sandbox      string
 	format, output, failOn, agentMinVersion     string
 	concurrency                                 int
 	metricsWindow, registrationGrace            time.Duration
@@ -46,6 +46,8 @@ type auditPlan struct {
 	failOn checks.Severity // "" means never fail on findings
 	output string
 	quiet  bool
+	// sandbox is the embedded sandbox scenario to audit ("" = AWS).
+	sandbox string
 }
 
 func newAuditCmd(d deps) *cobra.Command {
@@ -133,6 +135,8 @@ func bindAuditFlags(fl *pflag.FlagSet) *auditFlags {
 	fl.StringVar(&f.agentMinVersion, "agent-min-version", f.agentMinVersion, "the fleet's minimum SSM agent version")
 	fl.Var(durationFlag{&f.registrationGrace}, "registration-grace", "how long a new instance may take to register with SSM, as days or a Go duration")
 	fl.Var(listFlag{&f.irsaOnlyClusters}, "irsa-only-clusters", "EKS clusters whose pods get AWS credentials only via IRSA or Pod Identity, comma-separated")
+	fl.StringVar(&f.sandbox, "sandbox", "", "audit the embedded AWS sandbox instead of AWS: --sandbox (the demo scenario) or --sandbox=SCENARIO")
+	fl.Lookup("sandbox").NoOptDefVal = "demo"
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar and no notes on stderr (errors are still printed)")
 	fl.SortFlags = false
 	return f
@@ -140,7 +144,10 @@ func bindAuditFlags(fl *pflag.FlagSet) *auditFlags {
 
 // plan validates the flags; every error names its flag and exits 2.
 func (f *auditFlags) plan(changed func(string) bool) (*auditPlan, error) {
-	p := &auditPlan{output: f.output, quiet: f.quiet}
+	p := &auditPlan{output: f.output, quiet: f.quiet, sandbox: f.sandbox}
+	if changed("sandbox") && strings.TrimSpace(f.sandbox) == "" {
+		return nil, usageError("--sandbox: empty scenario name; use --sandbox for the demo scenario or --sandbox=NAME")
+	}
 
 	if changed("regions") && len(f.regions) == 0 {
 		return nil, usageError("--regions: empty list; name at least one region or leave the flag out")
@@ -245,7 +252,21 @@ func runAudit(ctx context.Context, d deps, p *auditPlan) error {
 		out = file
 	}
 
-	prov, defaultRegion, err := d.newProvider(ctx, p.aws)
+	var (
+		prov          awsapi.Provider
+		defaultRegion string
+		err           error
+	)
+	if p.sandbox != "" {
+		sb, sbErr := startAuditSandbox(p)
+		if sbErr != nil {
+			return sbErr
+		}
+		defer sb.Close()
+		prov, defaultRegion = sb.Provider(p.opts.Regions[0]), p.opts.Regions[0]
+	} else {
+		prov, defaultRegion, err = d.newProvider(ctx, p.aws)
+	}
 	if err != nil {
 		var noProfile config.SharedConfigProfileNotExistError
 		if errors.As(err, &noProfile) {
@@ -267,7 +288,7 @@ func runAudit(ctx context.Context, d deps, p *auditPlan) error {
 	if err != nil {
 		return accessError(ctx, err)
 	}
-	if p.aws.RoleName == "" {
+	if p.aws.RoleName == "" && p.sandbox == "" {
 		for _, a := range p.opts.Accounts {
 			if a != caller.Account {
 				return usageError("--accounts: %s is not the caller's account (%s); pass --role-name to name the role to assume in it", a, caller.Account)

@@ -40,6 +40,9 @@ type Options struct {
 	Clock func() time.Time
 	// RunID names the run; empty means one derived from the start time.
 	RunID string
+	// Sandbox names the embedded sandbox scenario the run audits ("" for
+	// AWS); it is recorded in the run document.
+	Sandbox string
 }
 
 // Audit runs one audit. It returns an error only when nothing can be
@@ -111,6 +114,7 @@ func Audit(ctx context.Context, p awsapi.Provider, opts Options) (*Run, error) {
 				Checks:       opts.Checks.Checks,
 				MetricWindow: window.String(),
 			},
+			Sandbox: opts.Sandbox,
 		},
 		Summary:  Summarize(snap, res),
 		Findings: res.Findings,

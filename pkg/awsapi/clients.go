@@ -96,13 +96,23 @@ func NewProvider(ctx context.Context, opts Options) (*AWSProvider, error) {
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return nil, &CredentialsError{Err: err}
 	}
+	return NewProviderFromConfig(cfg, opts), nil
+}
+
+// NewProviderFromConfig builds a provider over an already complete SDK
+// configuration — the embedded sandbox's, whose endpoint and credentials
+// must not come from the environment. It does not check the credentials.
+func NewProviderFromConfig(cfg aws.Config, opts Options) *AWSProvider {
+	if opts.SessionName == "" {
+		opts.SessionName = "fleetdoctor"
+	}
 	return &AWSProvider{
 		base:    cfg,
 		opts:    opts,
 		sts:     sts.NewFromConfig(cfg),
 		creds:   map[string]aws.CredentialsProvider{},
 		clients: map[string]*Clients{},
-	}, nil
+	}
 }
 
 // DefaultRegion is the region the SDK's configuration chose, or "".
