@@ -6,7 +6,7 @@ BIN     := bin
 PKGS    := ./...
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all deps build test lint demo bench clean
+.PHONY: all deps test-deps build test lint demo bench clean
 
 all: build
 
@@ -14,6 +14,16 @@ all: build
 deps:
 	$(GO) mod download
 	$(GO) mod verify
+
+## test-deps: the AWS CLI v2 (Debian's awscli, at /usr/bin/aws) is an
+## independent client of the sandbox in the contract tests. Installed with
+## apt when running as root; otherwise the tests say what is missing.
+test-deps:
+	@if [ ! -x /usr/bin/aws ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing awscli (AWS CLI v2) with apt-get"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null; \
+	fi
 
 ## build: compile every package and the CLI into bin/.
 build: deps
@@ -28,7 +38,7 @@ lint: deps
 	$(GO) tool staticcheck $(PKGS)
 
 ## test: lint, then every test with the race detector.
-test: lint
+test: lint test-deps
 	$(GO) test -race -count=1 $(PKGS)
 
 ## demo: the main job — an audit of the embedded sandbox fleet.
@@ -38,6 +48,7 @@ demo: build
 ## bench: the benchmarks whose figures are recorded in BENCHMARKS.md.
 bench: deps
 	$(GO) test ./pkg/checks -run '^$$' -bench BenchmarkEvaluate100k -benchmem -cpu 1 -count 3
+	$(GO) test ./pkg/sandbox -run '^$$' -bench BenchmarkAuditScale -benchtime 1x -timeout 30m -v
 
 clean:
 	rm -rf $(BIN)

@@ -72,6 +72,52 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("audit --sandbox audits the demo scenario with nothing configured", func(t *testing.T) {
+		r := runCLI(t, bin, isolatedEnv(t), "audit", "--sandbox", "--format", "json", "--quiet")
+		if r.code != 0 {
+			t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+		var run struct {
+			Run struct {
+				Sandbox string `json:"sandbox"`
+				Scope   struct{ Accounts, Regions []string }
+			} `json:"run"`
+			Summary struct {
+				Instances, UnreachableAccounts int
+			} `json:"summary"`
+			Findings []struct{ Check string }
+			Errors   []any
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &run); err != nil {
+			t.Fatalf("stdout is not the run document: %v", err)
+		}
+		if run.Run.Sandbox != "demo" || len(run.Run.Scope.Accounts) != 2 || len(run.Run.Scope.Regions) != 2 ||
+			run.Summary.Instances < 900 || run.Summary.UnreachableAccounts != 0 || len(run.Errors) != 0 || len(run.Findings) == 0 {
+			t.Errorf("run: %+v, %d findings, %d errors", run.Run, len(run.Findings), len(run.Errors))
+		}
+	})
+
+	t.Run("unknown sandbox scenario exits 2 listing the scenarios", func(t *testing.T) {
+		r := runCLI(t, bin, isolatedEnv(t), "audit", "--sandbox=nope")
+		if r.code != 2 || !strings.Contains(r.stderr, "demo") || !strings.Contains(r.stderr, "scale") || !strings.Contains(r.stderr, "--sandbox") {
+			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+	})
+
+	t.Run("--sandbox with --role-name exits 2", func(t *testing.T) {
+		r := runCLI(t, bin, isolatedEnv(t), "audit", "--sandbox", "--role-name", "x")
+		if r.code != 2 || !strings.Contains(r.stderr, "--sandbox") {
+			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+	})
+
+	t.Run("sandbox serve rejects a non-loopback address", func(t *testing.T) {
+		r := runCLI(t, bin, isolatedEnv(t), "sandbox", "serve", "--addr", "0.0.0.0:4566")
+		if r.code != 2 || !strings.Contains(r.stderr, "--addr") || !strings.Contains(r.stderr, "loopback") {
+			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+	})
+
 	t.Run("checks lists the catalogue as JSON", func(t *testing.T) {
 		r := runCLI(t, bin, isolatedEnv(t), "checks", "--format", "json")
 		var metas []struct {
