@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
 	"github.com/fleetdoctor/fleetdoctor/pkg/fake"
 	"github.com/fleetdoctor/fleetdoctor/pkg/sandbox"
+	"github.com/fleetdoctor/fleetdoctor/pkg/sandbox/host"
 	"github.com/fleetdoctor/fleetdoctor/pkg/sandbox/scenario"
 )
 
@@ -397,3 +399,130 @@ func TestStatsEndpoint(t *testing.T) {
 		t.Errorf("stats = %+v", got.APIs)
 	}
 }
+
+// Run Command over the wire: the diagnose document reaches Online agents,
+// whose report comes back through ListCommandInvocations; agents that are
+// not Online never answer.
+func TestSendCommandOverTheWire(t *testing.T) {
+	ctx := context.Background()
+	sb := start(t, sandbox.Options{World: sampleWorld(10)})
+	c := ssm.NewFromConfig(sb.Config(regions[0], 1))
+	online, lost := "i-00000000000000000", "i-00000000000000003" // SampleFleet: i%10==3 is ConnectionLost
+	out, err := c.SendCommand(ctx, &ssm.SendCommandInput{DocumentName: aws.String(host.DiagnoseDocument), InstanceIds: []string{online, lost}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := c.ListCommandInvocations(ctx, &ssm.ListCommandInvocationsInput{CommandId: out.Command.CommandId, Details: true, MaxResults: aws.Int32(50)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]ssmtypes.CommandInvocationStatus{}
+	for _, i := range inv.CommandInvocations {
+		status[aws.ToString(i.InstanceId)] = i.Status
+		if aws.ToString(i.InstanceId) == online && (len(i.CommandPlugins) == 0 || !strings.Contains(aws.ToString(i.CommandPlugins[0].Output), `"schema":1`)) {
+			t.Errorf("online instance's plugin output lacks the report: %+v", i.CommandPlugins)
+		}
+	}
+	if status[online] != ssmtypes.CommandInvocationStatusSuccess || status[lost] != ssmtypes.CommandInvocationStatusPending {
+		t.Errorf("statuses = %v, want Success for the online agent and Pending for the lost one", status)
+	}
+	_, err = c.SendCommand(ctx, &ssm.SendCommandInput{DocumentName: aws.String("NoSuchDocument"), InstanceIds: []string{online}})
+	if apiCode(err) != "InvalidDocument" {
+		t.Errorf("unknown document: %v", err)
+	}
+}
+
+// Automation over the wire runs fleetdoctor's own runbook against the
+// sandbox's EC2 handlers; a runbook with a wrong API parameter fails; and
+// StartAutomationExecution is held to 1 TPS.
+func TestAutomationOverTheWire(t *testing.T) {
+	ctx := context.Background()
+	broken := []byte(`schemaVersion: '0.3'
+description: a runbook with a misspelled API parameter
+parameters:
+  InstanceId:
+    type: String
+    allowedPattern: '^i-[0-9a-f]{8,17}$'
+mainSteps:
+  - name: Modify
+    action: aws:executeAwsApi
+    isEnd: true
+    inputs:
+      Service: ec2
+      Api: ModifyInstanceMetadataOptions
+      InstanceId: '{{ InstanceId }}'
+      HttpTokenz: required
+`)
+	sb := start(t, sandbox.Options{World: sampleWorld(10), Limits: sandbox.DefaultLimits(),
+		Documents: map[string][]byte{"Broken-Runbook": broken}, AutomationClock: instantClock{}})
+	c := ssm.NewFromConfig(sb.Config(regions[0], 1))
+	id := "i-00000000000000002" // SampleFleet: i%10==2 allows IMDSv1
+	run := func(doc string, params map[string][]string) *ssm.GetAutomationExecutionOutput {
+		t.Helper()
+		var out *ssm.StartAutomationExecutionOutput
+		var err error
+		for attempt := 0; attempt < 50; attempt++ { // 1 TPS: wait out the bucket
+			out, err = c.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{DocumentName: aws.String(doc), Parameters: params})
+			if apiCode(err) != "ThrottlingException" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 200; i++ {
+			g, err := c.GetAutomationExecution(ctx, &ssm.GetAutomationExecutionInput{AutomationExecutionId: out.AutomationExecutionId})
+			if err == nil && g.AutomationExecution.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusInprogress &&
+				g.AutomationExecution.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusPending {
+				return g
+			}
+			time.Sleep(400 * time.Millisecond) // GetAutomationExecution: 3 TPS
+		}
+		t.Fatal("execution did not finish")
+		return nil
+	}
+	g := run("FleetDoctor-SetMetadataOptions", map[string][]string{"InstanceIds": {id}, "HttpTokens": {"required"},
+		"AutomationAssumeRole": {"arn:aws:iam::" + acctA + ":role/FleetDoctorAutomation"}})
+	if s := g.AutomationExecution.AutomationExecutionStatus; s != ssmtypes.AutomationExecutionStatusSuccess {
+		t.Fatalf("runbook ended %s: %s", s, aws.ToString(g.AutomationExecution.FailureMessage))
+	}
+	d, err := ec2Client(sb, nil).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Reservations[0].Instances[0].MetadataOptions.HttpTokens; got != ec2types.HttpTokensStateRequired {
+		t.Errorf("after the runbook HttpTokens = %s, want required", got)
+	}
+	if n := sb.Stats()["ec2:ModifyInstanceMetadataOptions"].OK(); n != 1 {
+		t.Errorf("ModifyInstanceMetadataOptions succeeded %d times, want 1", n)
+	}
+
+	g = run("Broken-Runbook", map[string][]string{"InstanceId": {id}})
+	if s := g.AutomationExecution.AutomationExecutionStatus; s != ssmtypes.AutomationExecutionStatusFailed ||
+		!strings.Contains(aws.ToString(g.AutomationExecution.FailureMessage)+stepFailures(g), "HttpTokenz") {
+		t.Errorf("broken runbook: status %s, failure %q %s", s, aws.ToString(g.AutomationExecution.FailureMessage), stepFailures(g))
+	}
+
+	// Two starts back to back: the second is throttled (1 TPS).
+	params := map[string][]string{"InstanceId": {id}}
+	_, err1 := c.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{DocumentName: aws.String("Broken-Runbook"), Parameters: params})
+	_, err2 := c.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{DocumentName: aws.String("Broken-Runbook"), Parameters: params})
+	if apiCode(err1) != "ThrottlingException" && apiCode(err2) != "ThrottlingException" {
+		t.Errorf("two immediate starts were not throttled: %v, %v", err1, err2)
+	}
+}
+
+func stepFailures(g *ssm.GetAutomationExecutionOutput) string {
+	var b strings.Builder
+	for _, s := range g.AutomationExecution.StepExecutions {
+		b.WriteString(aws.ToString(s.FailureMessage))
+	}
+	return b.String()
+}
+
+// instantClock runs Automation's sleeps and polls without waiting.
+type instantClock struct{}
+
+func (instantClock) Now() time.Time                                   { return time.Now() }
+func (instantClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
