@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -59,8 +60,9 @@ func op[I, O any](fn func(*call, *I) (*O, error)) handler {
 				return nil, err
 			}
 			if out == nil {
-				return new(O), nil
+				out = new(O)
 			}
+			emptyLists(out)
 			return out, nil
 		},
 	}
@@ -487,5 +489,22 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "unknown sandbox endpoint " + r.URL.Path})
+	}
+}
+
+// emptyLists makes the output's top-level nil lists empty: AWS answers a
+// list member with no items as an empty element (<PolicyNames/>,
+// "InstanceInformationList": []), and clients such as the AWS CLI's
+// paginators rely on its presence.
+func emptyLists(out any) {
+	v := reflect.ValueOf(out).Elem()
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if f.Kind() == reflect.Slice && f.IsNil() && f.CanSet() && f.Type().Elem().Kind() != reflect.Uint8 {
+			f.Set(reflect.MakeSlice(f.Type(), 0, 0))
+		}
 	}
 }
