@@ -41,7 +41,7 @@ func BenchmarkAuditScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		minCalls, chain := minimumCalls(world)
-		sb, err := sandbox.New(sandbox.Options{World: world, Limits: sandbox.DefaultLimits(), Latency: benchLatency, Now: func() time.Time { return world.Now }})
+		sb, err := sandbox.New(sandbox.Options{World: world, Limits: benchLimits(), Latency: benchLatency, Now: func() time.Time { return world.Now }})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -184,4 +184,13 @@ func peakRSSMB() float64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return float64(ms.Sys) / (1 << 20)
+}
+
+// benchLimits are DefaultLimits, or none when FD_BENCH_NO_LIMITS is set
+// (to see what the buckets cost).
+func benchLimits() sandbox.Limits {
+	if os.Getenv("FD_BENCH_NO_LIMITS") != "" {
+		return nil
+	}
+	return sandbox.DefaultLimits()
 }
