@@ -151,7 +151,6 @@ func TestMotoSandboxSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s", want)
 	if string(got) != string(want) {
 		t.Errorf("the sandbox's snapshot differs from moto's:\n%s", lineDiff(string(want), string(got)))
 	}
