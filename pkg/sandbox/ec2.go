@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -290,7 +291,7 @@ func (s *Sandbox) describeIamInstanceProfileAssociations(c *call, in *ec2.Descri
 		if !filterMatch(in.Filters, "instance-id", id) || !filterMatch(in.Filters, "state", string(a.State)) {
 			continue
 		}
-		if len(in.AssociationIds) > 0 && !contains(in.AssociationIds, *a.AssociationId) {
+		if len(in.AssociationIds) > 0 && !slices.Contains(in.AssociationIds, *a.AssociationId) {
 			continue
 		}
 		all = append(all, a)
@@ -304,18 +305,9 @@ func (s *Sandbox) describeIamInstanceProfileAssociations(c *call, in *ec2.Descri
 
 func filterMatch(filters []ec2types.Filter, name, v string) bool {
 	for _, f := range filters {
-		if aws.ToString(f.Name) == name && !contains(f.Values, v) {
+		if aws.ToString(f.Name) == name && !slices.Contains(f.Values, v) {
 			return false
 		}
 	}
 	return true
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

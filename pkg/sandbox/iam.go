@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +68,7 @@ func (s *Sandbox) assumeRole(c *call, in *sts.AssumeRoleInput) (*sts.AssumeRoleO
 	}
 	role := a.Resource[strings.LastIndex(a.Resource, "/")+1:]
 	denied := apiError("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.principal.ARN, roleARN)
-	if !contains(s.world.Assumable[a.AccountID], role) {
+	if !slices.Contains(s.world.Assumable[a.AccountID], role) {
 		return nil, denied
 	}
 	dur := int32(3600)

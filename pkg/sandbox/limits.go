@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -124,5 +123,3 @@ func (s *Sandbox) wait(ctx context.Context) {
 	case <-t.C:
 	}
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

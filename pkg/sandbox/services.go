@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -36,7 +37,7 @@ func (s *Sandbox) Operations() []string {
 			out = append(out, svc+":"+name)
 		}
 	}
-	sortStrings(out)
+	slices.Sort(out)
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -105,7 +106,7 @@ func (s *Sandbox) hasCredentials(account string, st *regionState, inst ec2types.
 	if inst.IamInstanceProfile != nil {
 		m := s.fleet.Accounts[account].IAM
 		a := aws.ToString(inst.IamInstanceProfile.Arn)
-		name := a[lastSlash(a)+1:]
+		name := a[strings.LastIndex(a, "/")+1:]
 		if p, ok := m.Profiles[name]; ok {
 			for _, r := range p.Roles {
 				if _, ok := m.Roles[r]; ok {
@@ -116,15 +117,6 @@ func (s *Sandbox) hasCredentials(account string, st *regionState, inst ec2types.
 		return false
 	}
 	return st.region.DHMC != ""
-}
-
-func lastSlash(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '/' {
-			return i
-		}
-	}
-	return -1
 }
 
 func (s *Sandbox) sendCommand(c *call, in *ssm.SendCommandInput) (*ssm.SendCommandOutput, error) {
