@@ -49,6 +49,7 @@ demo: build
 bench: deps
 	$(GO) test ./pkg/checks -run '^$$' -bench BenchmarkEvaluate100k -benchmem -cpu 1 -count 3
 	$(GO) test ./pkg/sandbox -run '^$$' -bench BenchmarkAuditScale -benchtime 1x -timeout 30m -v
+	FD_BENCH_INSTANCES=5000 FD_BENCH_ACCOUNT_REGIONS=1 $(GO) test ./pkg/sandbox -run '^$$' -bench BenchmarkAuditScale -benchtime 1x -timeout 30m -v
 
 clean:
 	rm -rf $(BIN)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -562,7 +563,7 @@ func TestPlanMapsFlags(t *testing.T) {
 	if def := checks.DefaultConfig(); c.PendingGrace != def.PendingGrace {
 		t.Errorf("policy lost its defaults: %+v", c)
 	}
-	if p.aws != (awsapi.Options{Profile: "ops", Region: "eu-west-1", RoleName: "audit/fleetdoctor", ExternalID: "ext-123"}) {
+	if !reflect.DeepEqual(p.aws, awsapi.Options{Profile: "ops", Region: "eu-west-1", RoleName: "audit/fleetdoctor", ExternalID: "ext-123"}) {
 		t.Errorf("provider options %+v", p.aws)
 	}
 	if p.format != report.FormatCSV || p.failOn != checks.Medium || p.output != "run.csv" || !p.quiet {
@@ -575,7 +576,7 @@ func TestPlanDefaults(t *testing.T) {
 	def := checks.DefaultConfig()
 	if p.format != report.FormatTable || p.failOn != "" || p.opts.Concurrency != 8 || p.opts.MetricWindow != 14*24*time.Hour ||
 		p.opts.Checks.AgentMinVersion != def.AgentMinVersion || p.opts.Checks.RegistrationGrace != def.RegistrationGrace ||
-		len(p.opts.Regions) != 0 || len(p.opts.Accounts) != 0 || p.aws != (awsapi.Options{}) {
+		len(p.opts.Regions) != 0 || len(p.opts.Accounts) != 0 || !reflect.DeepEqual(p.aws, awsapi.Options{}) {
 		t.Errorf("defaults: %+v", p)
 	}
 }

@@ -39,6 +39,9 @@ type Options struct {
 	SessionName string
 	// MaxAttempts overrides DefaultMaxAttempts when positive.
 	MaxAttempts int
+	// Paces are the client-side request paces per account-region; nil
+	// means DefaultPaces, an empty map no pacing.
+	Paces Paces
 }
 
 // AWSProvider builds real SDK clients: one base configuration from the
@@ -49,6 +52,7 @@ type AWSProvider struct {
 	base aws.Config
 	opts Options
 	sts  STSAPI
+	pace *pacer
 
 	callerOnce sync.Once
 	caller     Identity
@@ -106,7 +110,12 @@ func NewProviderFromConfig(cfg aws.Config, opts Options) *AWSProvider {
 	if opts.SessionName == "" {
 		opts.SessionName = "fleetdoctor"
 	}
+	paces := opts.Paces
+	if paces == nil {
+		paces = DefaultPaces()
+	}
 	return &AWSProvider{
+		pace:    newPacer(paces),
 		base:    cfg,
 		opts:    opts,
 		sts:     sts.NewFromConfig(cfg),
@@ -199,6 +208,7 @@ func (p *AWSProvider) Clients(ctx context.Context, account, region string) (*Cli
 	cfg := p.base.Copy()
 	cfg.Region = region
 	cfg.Credentials = creds
+	cfg.APIOptions = append(cfg.APIOptions[:len(cfg.APIOptions):len(cfg.APIOptions)], p.pace.apiOption(account, region))
 	c := &Clients{
 		EC2:        ec2.NewFromConfig(cfg),
 		SSM:        ssm.NewFromConfig(cfg),

@@ -26,17 +26,23 @@ func ec2Filtered[T any](e *EC2, api string, items []T, keep func(T) bool, token 
 	if err := e.f.call(e.account, e.r.Name, api); err != nil {
 		return nil, nil, err
 	}
-	var sel []T
-	for _, it := range items {
-		if keep(it) {
-			sel = append(sel, it)
+	// Select indices, not items: EC2 items are large structs, and only one
+	// page of them is copied out.
+	var sel []int
+	for i := range items {
+		if keep(items[i]) {
+			sel = append(sel, i)
 		}
 	}
 	lo, hi, next, err := page(len(sel), token, maxResults, min, limit, len(sel)+1)
 	if err != nil {
 		return nil, nil, err
 	}
-	return sel[lo:hi], next, nil
+	out := make([]T, 0, hi-lo)
+	for _, i := range sel[lo:hi] {
+		out = append(out, items[i])
+	}
+	return out, next, nil
 }
 
 func tagMatch(filters []ec2types.Filter, tags []ec2types.Tag) bool {

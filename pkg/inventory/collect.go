@@ -70,10 +70,13 @@ func (c *Collector) Collect(ctx context.Context, accounts, regions []string) (*S
 		return nil, ctx.Err()
 	}
 
-	// Phase 1: every reachable account-region, bounded.
+	// Phase 1: every reachable account-region, bounded. Each account's IAM
+	// reader starts on the profiles and roles a region names as soon as
+	// the region has listed them.
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	policies := newPolicyCache()
+	readers := make([]*iamReader, len(accounts))
 	for ai, id := range accounts {
 		acct := &Account{ID: id, Regions: make([]*Region, len(regions))}
 		snap.Accounts = append(snap.Accounts, acct)
@@ -83,6 +86,12 @@ func (c *Collector) Collect(ctx context.Context, accounts, regions []string) (*S
 			prog.add(id, "", len(regions)+1)
 			continue
 		}
+		// IAM is global: any region's clients reach it.
+		if clients, err := c.Provider.Clients(gctx, id, regions[0]); err != nil {
+			acct.IAM.Err = collectErr("IAM", "iam:GetInstanceProfile", err)
+		} else {
+			readers[ai] = newIAMReader(ctx, clients.IAM, policies)
+		}
 		for i, name := range regions {
 			g.Go(func() error {
 				clients, err := c.Provider.Clients(gctx, id, name)
@@ -90,7 +99,7 @@ func (c *Collector) Collect(ctx context.Context, accounts, regions []string) (*S
 				if err != nil {
 					r.fail(SourceInstances, collectErr("clients for "+name, "sts:AssumeRole", err))
 				} else {
-					collectRegion(gctx, clients, r, now(), c.MetricWindow)
+					collectRegion(gctx, clients, r, now(), c.MetricWindow, readers[ai])
 				}
 				acct.Regions[i] = r
 				prog.add(id, name, 1)
@@ -98,31 +107,22 @@ func (c *Collector) Collect(ctx context.Context, accounts, regions []string) (*S
 			})
 		}
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
+	err := g.Wait()
 
-	// Phase 2: IAM once per account, for the profiles and roles its
-	// regions referred to.
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(limit)
-	for _, acct := range snap.Accounts {
-		if acct.Err != nil {
-			continue
-		}
-		g.Go(func() error {
-			clients, err := c.Provider.Clients(gctx, acct.ID, regions[0])
-			if err != nil {
-				acct.IAM.Err = collectErr("IAM", "iam:GetInstanceProfile", err)
-			} else {
-				acct.IAM = collectIAM(gctx, clients.IAM, acct, policies)
-			}
+	// Phase 2: wait for each account's IAM reads.
+	for ai, acct := range snap.Accounts {
+		if rd := readers[ai]; rd != nil {
+			acct.IAM = rd.wait()
 			prog.add(acct.ID, "", 1)
-			return gctx.Err()
-		})
+		} else if acct.Err == nil {
+			prog.add(acct.ID, "", 1)
+		}
 	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
 	return snap, nil
 }
@@ -139,7 +139,10 @@ func (r *Region) fail(src Source, e *CollectError) {
 
 // collectRegion fills r. Independent reads run concurrently; the network and
 // the metrics wait for the instance list they are about.
-func collectRegion(ctx context.Context, c *awsapi.Clients, r *Region, now time.Time, window time.Duration) {
+//
+// iamr, when set, is told the instance profiles and the DHMC role the
+// region names as soon as they are known.
+func collectRegion(ctx context.Context, c *awsapi.Clients, r *Region, now time.Time, window time.Duration, iamr *iamReader) {
 	var (
 		mu     sync.Mutex
 		wg     sync.WaitGroup
@@ -166,12 +169,20 @@ func collectRegion(ctx context.Context, c *awsapi.Clients, r *Region, now time.T
 		d, e := readDHMC(ctx, c.SSM)
 		r.DHMC = d
 		record(SourceDHMC, e)
+		if iamr != nil && d.Enabled() {
+			iamr.role(d.RoleName)
+		}
 	})
 
 	insts, e := readInstances(ctx, c.EC2)
 	record(SourceInstances, e)
 	if e == nil {
 		r.Instances = insts
+		if iamr != nil {
+			for i := range insts {
+				iamr.profile(insts[i].ProfileARN)
+			}
+		}
 		var calls map[string]*IMDSCalls
 		wg.Go(func() {
 			net, e := readNetwork(ctx, c.EC2, r.Name, insts)

@@ -10,69 +10,154 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetdoctor/fleetdoctor/pkg/awsapi"
 )
 
-// collectIAM reads, once each, the instance profiles the account's instances
-// use, their roles and the DHMC roles its regions name. Nothing is read per
-// instance.
-func collectIAM(ctx context.Context, api awsapi.IAMAPI, acct *Account, policies *policyCache) IAM {
+// iamReader reads one account's instance profiles and roles as the regions
+// find them, so that IAM, which the regions only name, is read while the
+// regions are still being listed rather than after them. Each profile and
+// role is read once; a profile's read asks for its roles.
+type iamReader struct {
+	ctx      context.Context
+	api      awsapi.IAMAPI
+	policies *policyCache
+	sim      simulation
+	sem      chan struct{}
+	wg       sync.WaitGroup
+
+	mu       sync.Mutex
+	profiles map[string]*InstanceProfile
+	roles    map[string]*Role
+}
+
+// newIAMReader reads through api at most iamConcurrency calls at a time
+// (the provider paces them to the account's IAM budget).
+func newIAMReader(ctx context.Context, api awsapi.IAMAPI, policies *policyCache) *iamReader {
+	return &iamReader{
+		ctx:      ctx,
+		api:      api,
+		policies: policies,
+		sem:      make(chan struct{}, iamConcurrency),
+		profiles: map[string]*InstanceProfile{},
+		roles:    map[string]*Role{},
+	}
+}
+
+// profile asks for the instance profile arn ("" is ignored).
+func (r *iamReader) profile(arn string) {
+	if arn == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.profiles[arn]; ok {
+		return
+	}
+	r.profiles[arn] = nil
+	r.spawn(func() {
+		p := readProfile(r.ctx, r.api, arn)
+		r.mu.Lock()
+		r.profiles[arn] = p
+		r.mu.Unlock()
+		for _, name := range p.RoleNames {
+			r.role(name)
+		}
+	})
+}
+
+// role asks for the role name ("" is ignored).
+func (r *iamReader) role(name string) {
+	if name == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.roles[name]; ok {
+		return
+	}
+	r.roles[name] = nil
+	r.spawn(func() {
+		role := readRole(r.ctx, r.api, name, r.policies, &r.sim)
+		r.mu.Lock()
+		r.roles[name] = role
+		r.mu.Unlock()
+	})
+}
+
+// spawn runs fn when one of the reader's slots is free. It never blocks,
+// so a read may ask for further reads.
+func (r *iamReader) spawn(fn func()) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		select {
+		case r.sem <- struct{}{}:
+		case <-r.ctx.Done():
+			return
+		}
+		defer func() { <-r.sem }()
+		fn()
+	}()
+}
+
+// wait returns what was read once every read asked for has finished.
+// Reads abandoned by a cancelled context are left out.
+func (r *iamReader) wait() IAM {
+	r.wg.Wait()
 	m := IAM{Profiles: map[string]*InstanceProfile{}, Roles: map[string]*Role{}}
-	var profileARNs, roleNames []string
-	for _, r := range acct.Regions {
-		for i := range r.Instances {
-			profileARNs = append(profileARNs, r.Instances[i].ProfileARN)
-		}
-		if r.DHMC.Enabled() {
-			roleNames = append(roleNames, r.DHMC.RoleName)
-		}
-	}
-
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(iamConcurrency)
-	for _, arn := range distinct(profileARNs) {
-		g.Go(func() error {
-			p := readProfile(gctx, api, arn)
-			mu.Lock()
+	for arn, p := range r.profiles {
+		if p != nil {
 			m.Profiles[arn] = p
-			mu.Unlock()
-			return nil
-		})
+		}
 	}
-	_ = g.Wait()
-	for _, p := range m.Profiles {
-		roleNames = append(roleNames, p.RoleNames...)
+	for name, role := range r.roles {
+		if role != nil {
+			m.Roles[name] = role
+		}
 	}
-
-	roles := distinct(roleNames)
-	if len(roles) == 0 {
-		return m
-	}
-	// The first role finds out whether the auditor may simulate; the rest
-	// then run concurrently without asking again.
-	var sim simulation
-	m.Roles[roles[0]] = readRole(ctx, api, roles[0], policies, &sim)
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(iamConcurrency)
-	for _, name := range roles[1:] {
-		g.Go(func() error {
-			r := readRole(gctx, api, name, policies, &sim)
-			mu.Lock()
-			m.Roles[name] = r
-			mu.Unlock()
-			return nil
-		})
-	}
-	_ = g.Wait()
 	return m
 }
 
-// simulation remembers that iam:SimulatePrincipalPolicy is not available to
-// the auditor in this account, so it is not asked again for every role.
-type simulation struct{ unavailable atomic.Bool }
+// simulation finds out once per account whether the auditor may call
+// iam:SimulatePrincipalPolicy: the first role to ask probes, the others
+// wait for its answer, and none asks again once it was refused.
+type simulation struct {
+	mu          sync.Mutex
+	probe       chan struct{} // closed when the first simulation has answered
+	unavailable atomic.Bool
+}
+
+// run simulates the role unless the probe found simulation unavailable;
+// tried is false when it did not ask.
+func (s *simulation) run(ctx context.Context, api awsapi.IAMAPI, roleARN string) (allowed map[string]bool, tried bool, err error) {
+	s.mu.Lock()
+	if s.probe == nil {
+		s.probe = make(chan struct{})
+		s.mu.Unlock()
+		allowed, err = simulate(ctx, api, roleARN)
+		if k := awsapi.Classify(err); err != nil && (k == awsapi.KindAccessDenied || k == awsapi.KindUnsupported) {
+			s.unavailable.Store(true)
+		}
+		close(s.probe)
+		return allowed, true, err
+	}
+	probe := s.probe
+	s.mu.Unlock()
+	select {
+	case <-probe:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	if s.unavailable.Load() {
+		return nil, false, nil
+	}
+	allowed, err = simulate(ctx, api, roleARN)
+	if k := awsapi.Classify(err); err != nil && (k == awsapi.KindAccessDenied || k == awsapi.KindUnsupported) {
+		s.unavailable.Store(true)
+	}
+	return allowed, true, err
+}
 
 func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
 
@@ -131,15 +216,9 @@ func readRole(ctx context.Context, api awsapi.IAMAPI, name string, policies *pol
 		r.InlinePolicyNames = append(r.InlinePolicyNames, page.PolicyNames...)
 	}
 
-	if !sim.unavailable.Load() {
-		allowed, err := simulate(ctx, api, r.ARN)
-		if err == nil {
-			r.Allowed, r.PermissionsFrom = allowed, FromSimulation
-			return r
-		}
-		if k := awsapi.Classify(err); k == awsapi.KindAccessDenied || k == awsapi.KindUnsupported {
-			sim.unavailable.Store(true)
-		}
+	if allowed, tried, err := sim.run(ctx, api, r.ARN); tried && err == nil {
+		r.Allowed, r.PermissionsFrom = allowed, FromSimulation
+		return r
 	}
 	// Without the simulation, read the documents and decide ourselves.
 	docs, cerr := roleDocuments(ctx, api, r, policies)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,15 +29,9 @@ var benchLatency = sandbox.Latency{Fixed: 20 * time.Millisecond, Jitter: 10 * ti
 // reports wall time against the lower bound the buckets and latency imply,
 // API calls against the minimum, throttled retries and peak memory.
 func BenchmarkAuditScale(b *testing.B) {
-	n := 100000
-	if v := os.Getenv("FD_BENCH_INSTANCES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatalf("FD_BENCH_INSTANCES: %v", err)
-		}
-	}
+	n, ars := benchEnv(b, "FD_BENCH_INSTANCES", 100000), benchEnv(b, "FD_BENCH_ACCOUNT_REGIONS", 20)
 	for i := 0; i < b.N; i++ {
-		world, err := scenario.Load("scale", scenario.Params{Instances: n, AccountRegions: 20})
+		world, err := scenario.Load("scale", scenario.Params{Instances: n, AccountRegions: ars})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -50,9 +45,11 @@ func BenchmarkAuditScale(b *testing.B) {
 		}
 		opts := audit.Options{Accounts: world.Accounts, Regions: world.Regions, RoleName: world.AuditRole, Concurrency: 20,
 			Checks: checks.DefaultConfig(), Clock: func() time.Time { return world.Now }}
+		cpu0 := cpuTime()
 		start := time.Now()
 		run, err := audit.Audit(context.Background(), sb.Provider(world.Regions[0]), opts)
 		wall := time.Since(start)
+		cpu := cpuTime() - cpu0
 		_ = sb.Close()
 		if err != nil {
 			b.Fatal(err)
@@ -66,6 +63,14 @@ func BenchmarkAuditScale(b *testing.B) {
 		b.ReportMetric(wall.Seconds(), "wall-s")
 		b.ReportMetric(bound.Seconds(), "bound-s")
 		b.ReportMetric(wall.Seconds()/bound.Seconds(), "wall/bound")
+		// The CPU the process (client, sandbox server and latency model
+		// together) spent, and the wall time that CPU implies on this
+		// machine's cores: when it exceeds the bound, the run is limited
+		// by the machine, not by the buckets.
+		floor := cpu / time.Duration(runtime.GOMAXPROCS(0))
+		b.ReportMetric(cpu.Seconds(), "cpu-s")
+		b.ReportMetric(floor.Seconds(), "cpu-floor-s")
+		b.ReportMetric(wall.Seconds()/max(bound, floor).Seconds(), "wall/max(bound,floor)")
 		// APIs without a computed minimum answer one resource per call
 		// (a VPC's attribute, a profile, a role): their successful calls
 		// are their minimum, so only retries count against them.
@@ -90,6 +95,28 @@ func BenchmarkAuditScale(b *testing.B) {
 		}
 		b.Logf("instances %d, findings %d\n%s", run.Summary.Instances, len(run.Findings), strings.Join(lines, "\n"))
 	}
+}
+
+// benchEnv reads a positive integer from the environment, or def.
+func benchEnv(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// cpuTime is the user and system CPU the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // minimumCalls is the fewest calls per API an ideal client makes for the

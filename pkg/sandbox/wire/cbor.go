@@ -24,11 +24,11 @@ func DecodeCBOR(body []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	x, err := cborTree(val, "")
+	x, err := cborTree(val, nil)
 	if err != nil {
 		return err
 	}
-	return treeDecoder{d: dialectCBOR}.assign(rv, x, "", 0)
+	return treeDecoder{d: dialectCBOR}.assign(rv, x, nil, 0)
 }
 
 // parseCBOR decodes exactly one CBOR data item. The body is wrapped in an
@@ -57,12 +57,12 @@ func parseCBOR(body []byte) (val cbor.Value, err error) {
 }
 
 // cborTree converts a decoded CBOR value into the neutral tree.
-func cborTree(v cbor.Value, path string) (any, error) {
+func cborTree(v cbor.Value, path *pathSeg) (any, error) {
 	switch v := v.(type) {
 	case cbor.Map:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			x, err := cborTree(e, joinPath(path, k))
+			x, err := cborTree(e, path.child(k))
 			if err != nil {
 				return nil, err
 			}
@@ -72,7 +72,7 @@ func cborTree(v cbor.Value, path string) (any, error) {
 	case cbor.List:
 		out := make([]any, len(v))
 		for i, e := range v {
-			x, err := cborTree(e, fmt.Sprintf("%s[%d]", path, i))
+			x, err := cborTree(e, path.index(i))
 			if err != nil {
 				return nil, err
 			}
@@ -102,13 +102,13 @@ func cborTree(v cbor.Value, path string) (any, error) {
 		if v.ID == 1 {
 			t, err := cbor.AsTime(v)
 			if err != nil {
-				return nil, &Error{Code: codeSerialization, Message: pathOr(path) + ": invalid timestamp: " + err.Error()}
+				return nil, &Error{Code: codeSerialization, Message: path.String() + ": invalid timestamp: " + err.Error()}
 			}
 			return t, nil
 		}
-		return nil, &Error{Code: codeSerialization, Message: fmt.Sprintf("%s: unsupported CBOR tag %d", pathOr(path), v.ID)}
+		return nil, &Error{Code: codeSerialization, Message: fmt.Sprintf("%s: unsupported CBOR tag %d", path.String(), v.ID)}
 	}
-	return nil, &Error{Code: codeSerialization, Message: fmt.Sprintf("%s: unsupported CBOR value %T", pathOr(path), v)}
+	return nil, &Error{Code: codeSerialization, Message: fmt.Sprintf("%s: unsupported CBOR value %T", path.String(), v)}
 }
 
 // EncodeCBOR renders v (an SDK output struct or pointer to one) as a Smithy

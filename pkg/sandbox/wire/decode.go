@@ -27,8 +27,8 @@ const (
 // to an SDK value, strictly.
 type treeDecoder struct{ d dialect }
 
-func (td treeDecoder) fail(path, format string, args ...any) *Error {
-	return &Error{Code: codeSerialization, Message: pathOr(path) + ": " + fmt.Sprintf(format, args...)}
+func (td treeDecoder) fail(path *pathSeg, format string, args ...any) *Error {
+	return &Error{Code: codeSerialization, Message: path.String() + ": " + fmt.Sprintf(format, args...)}
 }
 
 // describe names the wire type of x for messages.
@@ -55,7 +55,7 @@ func describe(x any) string {
 }
 
 // assign sets v (settable) from x. A nil x (null) leaves v unset.
-func (td treeDecoder) assign(v reflect.Value, x any, path string, depth int) error {
+func (td treeDecoder) assign(v reflect.Value, x any, path *pathSeg, depth int) error {
 	if x == nil {
 		return nil
 	}
@@ -90,9 +90,9 @@ func (td treeDecoder) assign(v reflect.Value, x any, path string, depth int) err
 		for _, k := range sortedKeys(obj) {
 			fi, ok := byName[k]
 			if !ok {
-				return td.fail(joinPath(path, k), "unknown member %q", k)
+				return td.fail(path.child(k), "unknown member %q", k)
 			}
-			if err := td.assign(v.Field(fi.index), obj[k], joinPath(path, k), depth+1); err != nil {
+			if err := td.assign(v.Field(fi.index), obj[k], path.child(k), depth+1); err != nil {
 				return err
 			}
 		}
@@ -112,7 +112,7 @@ func (td treeDecoder) assign(v reflect.Value, x any, path string, depth int) err
 		}
 		s := reflect.MakeSlice(t, len(list), len(list))
 		for i, e := range list {
-			if err := td.assign(s.Index(i), e, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+			if err := td.assign(s.Index(i), e, path.index(i), depth+1); err != nil {
 				return err
 			}
 		}
@@ -129,7 +129,7 @@ func (td treeDecoder) assign(v reflect.Value, x any, path string, depth int) err
 		m := reflect.MakeMapWithSize(t, len(obj))
 		for _, k := range sortedKeys(obj) {
 			e := reflect.New(t.Elem()).Elem()
-			if err := td.assign(e, obj[k], joinPath(path, k), depth+1); err != nil {
+			if err := td.assign(e, obj[k], path.child(k), depth+1); err != nil {
 				return err
 			}
 			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
@@ -184,7 +184,7 @@ func (td treeDecoder) assign(v reflect.Value, x any, path string, depth int) err
 }
 
 // assignUnion sets a union interface from an object with exactly one member.
-func (td treeDecoder) assignUnion(v reflect.Value, x any, path string, depth int) error {
+func (td treeDecoder) assignUnion(v reflect.Value, x any, path *pathSeg, depth int) error {
 	variants, ok := unionVariants[v.Type()]
 	if !ok {
 		return td.fail(path, "unsupported member type %s", v.Type())
@@ -205,20 +205,20 @@ func (td treeDecoder) assignUnion(v reflect.Value, x any, path string, depth int
 	name := set[0]
 	vt, ok := variants[name]
 	if !ok {
-		return td.fail(joinPath(path, name), "unknown member %q", name)
+		return td.fail(path.child(name), "unknown member %q", name)
 	}
 	p := reflect.New(vt)
 	if !p.Type().Implements(v.Type()) {
 		return td.fail(path, "variant %s does not implement %s", vt, v.Type())
 	}
-	if err := td.assign(p.Elem().FieldByName("Value"), obj[name], joinPath(path, name), depth+1); err != nil {
+	if err := td.assign(p.Elem().FieldByName("Value"), obj[name], path.child(name), depth+1); err != nil {
 		return err
 	}
 	v.Set(p)
 	return nil
 }
 
-func (td treeDecoder) timestamp(x any, path string) (time.Time, error) {
+func (td treeDecoder) timestamp(x any, path *pathSeg) (time.Time, error) {
 	switch x := x.(type) {
 	case time.Time:
 		if td.d == dialectCBOR {
@@ -244,7 +244,7 @@ func (td treeDecoder) timestamp(x any, path string) (time.Time, error) {
 	return time.Time{}, td.fail(path, "expected a timestamp, got %s", describe(x))
 }
 
-func (td treeDecoder) blob(x any, path string) ([]byte, error) {
+func (td treeDecoder) blob(x any, path *pathSeg) ([]byte, error) {
 	switch x := x.(type) {
 	case []byte:
 		if td.d == dialectCBOR {
@@ -262,7 +262,7 @@ func (td treeDecoder) blob(x any, path string) ([]byte, error) {
 	return nil, td.fail(path, "expected a blob, got %s", describe(x))
 }
 
-func (td treeDecoder) float(x any, path string, bits int) (float64, error) {
+func (td treeDecoder) float(x any, path *pathSeg, bits int) (float64, error) {
 	switch x := x.(type) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), bits)

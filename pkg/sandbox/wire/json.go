@@ -27,7 +27,7 @@ func decodeJSON(body []byte, v any, d dialect) error {
 	if err != nil {
 		return err
 	}
-	return treeDecoder{d: d}.assign(rv, x, "", 0)
+	return treeDecoder{d: d}.assign(rv, x, nil, 0)
 }
 
 // target checks that v is a non-nil pointer to a struct and returns the
@@ -91,7 +91,7 @@ func encodeRoot(v any) (map[string]any, error) {
 	if rv.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("wire: encode needs a struct or pointer to one, got %T", v)
 	}
-	x, err := encodeTree(rv, "", 0)
+	x, err := encodeTree(rv, nil, 0)
 	if err != nil {
 		return nil, fmt.Errorf("wire: %w", err)
 	}

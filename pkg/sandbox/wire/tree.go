@@ -31,9 +31,9 @@ var variantNames = func() map[reflect.Type]string {
 }()
 
 // encodeTree converts an SDK value to the neutral tree.
-func encodeTree(v reflect.Value, path string, depth int) (any, error) {
+func encodeTree(v reflect.Value, path *pathSeg, depth int) (any, error) {
 	if depth > maxDepth {
-		return nil, fmt.Errorf("%s: nested deeper than %d levels", pathOr(path), maxDepth)
+		return nil, fmt.Errorf("%s: nested deeper than %d levels", path.String(), maxDepth)
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
@@ -56,7 +56,7 @@ func encodeTree(v reflect.Value, path string, depth int) (any, error) {
 			if omitMember(fv) {
 				continue
 			}
-			x, err := encodeTree(fv, joinPath(path, fi.m.name), depth+1)
+			x, err := encodeTree(fv, path.child(fi.m.name), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -72,7 +72,7 @@ func encodeTree(v reflect.Value, path string, depth int) (any, error) {
 		}
 		out := make([]any, v.Len())
 		for i := range out {
-			x, err := encodeTree(v.Index(i), fmt.Sprintf("%s[%d]", path, i), depth+1)
+			x, err := encodeTree(v.Index(i), path.index(i), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -84,13 +84,13 @@ func encodeTree(v reflect.Value, path string, depth int) (any, error) {
 			return nil, nil
 		}
 		if v.Type().Key().Kind() != reflect.String {
-			return nil, fmt.Errorf("%s: unsupported map key type %s", pathOr(path), v.Type().Key())
+			return nil, fmt.Errorf("%s: unsupported map key type %s", path.String(), v.Type().Key())
 		}
 		out := make(map[string]any, v.Len())
 		iter := v.MapRange()
 		for iter.Next() {
 			k := iter.Key().String()
-			x, err := encodeTree(iter.Value(), joinPath(path, k), depth+1)
+			x, err := encodeTree(iter.Value(), path.child(k), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -110,12 +110,12 @@ func encodeTree(v reflect.Value, path string, depth int) (any, error) {
 	case reflect.Float64:
 		return v.Float(), nil
 	}
-	return nil, fmt.Errorf("%s: unsupported type %s", pathOr(path), v.Type())
+	return nil, fmt.Errorf("%s: unsupported type %s", path.String(), v.Type())
 }
 
 // encodeUnion writes a union variant (a *XMemberY{Value: …}) as a map with
 // its one member.
-func encodeUnion(v reflect.Value, path string, depth int) (any, error) {
+func encodeUnion(v reflect.Value, path *pathSeg, depth int) (any, error) {
 	t := v.Type()
 	for t.Kind() == reflect.Pointer {
 		if v.IsNil() {
@@ -128,9 +128,9 @@ func encodeUnion(v reflect.Value, path string, depth int) (any, error) {
 		name, ok = variantName(t)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s: unsupported union variant %s", pathOr(path), t)
+		return nil, fmt.Errorf("%s: unsupported union variant %s", path.String(), t)
 	}
-	x, err := encodeTree(v.FieldByName("Value"), joinPath(path, name), depth+1)
+	x, err := encodeTree(v.FieldByName("Value"), path.child(name), depth+1)
 	if err != nil {
 		return nil, err
 	}
@@ -170,18 +170,43 @@ func isEnum(t reflect.Type) bool {
 	return t.Kind() == reflect.String && t.PkgPath() != ""
 }
 
-func joinPath(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
+// pathSeg is one step of the path to a member, kept as a linked list so
+// that the codecs spell a path out only when they report an error about it.
+// The nil *pathSeg is the request (or response) itself.
+type pathSeg struct {
+	up   *pathSeg
+	name string
+	i    int // a list index when name is ""
 }
 
-func pathOr(path string) string {
-	if path == "" {
+// child is the member name under p.
+func (p *pathSeg) child(name string) *pathSeg { return &pathSeg{up: p, name: name} }
+
+// index is the list element i under p.
+func (p *pathSeg) index(i int) *pathSeg { return &pathSeg{up: p, i: i} }
+
+// String spells the path as Member.Sub[2].Name, or "request" at the root.
+func (p *pathSeg) String() string {
+	if p == nil {
 		return "request"
 	}
-	return path
+	var segs []*pathSeg
+	for s := p; s != nil; s = s.up {
+		segs = append(segs, s)
+	}
+	var b strings.Builder
+	for i := len(segs) - 1; i >= 0; i-- {
+		s := segs[i]
+		switch {
+		case s.name == "":
+			fmt.Fprintf(&b, "[%d]", s.i)
+		case b.Len() > 0:
+			b.WriteString("." + s.name)
+		default:
+			b.WriteString(s.name)
+		}
+	}
+	return b.String()
 }
 
 // epochSeconds formats t as exact decimal epoch seconds.

@@ -35,7 +35,7 @@ func EncodeEC2(op string, out any, requestID string) ([]byte, error) {
 	escape(&w.b, requestID)
 	w.b.WriteString("</requestId>")
 	if rv.IsValid() {
-		if err := w.fields(rv, "", 0); err != nil {
+		if err := w.fields(rv, nil, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -68,7 +68,7 @@ func EncodeQuery(op, xmlns string, out any, requestID string) ([]byte, error) {
 		if resultWrapped[typeKey(t)] || len(fields(fmtAWSXML, t)) > 0 {
 			w.b.WriteString("<" + op + "Result>")
 			if rv.IsValid() {
-				if err := w.fields(rv, "", 0); err != nil {
+				if err := w.fields(rv, nil, 0); err != nil {
 					return nil, err
 				}
 			}
@@ -123,16 +123,16 @@ func (w *xmlWriter) open(name string)  { w.b.WriteString("<" + name + ">") }
 func (w *xmlWriter) close(name string) { w.b.WriteString("</" + name + ">") }
 
 // fields writes the members of struct v.
-func (w *xmlWriter) fields(v reflect.Value, path string, depth int) error {
+func (w *xmlWriter) fields(v reflect.Value, path *pathSeg, depth int) error {
 	if depth > maxDepth {
-		return fmt.Errorf("wire: %s: nested deeper than %d levels", pathOr(path), maxDepth)
+		return fmt.Errorf("wire: %s: nested deeper than %d levels", path.String(), maxDepth)
 	}
 	for _, fi := range fields(w.f, v.Type()) {
 		fv := v.Field(fi.index)
 		if omitMember(fv) {
 			continue
 		}
-		if err := w.member(fi.m, fv, joinPath(path, fi.goName), depth+1); err != nil {
+		if err := w.member(fi.m, fv, path.child(fi.goName), depth+1); err != nil {
 			return err
 		}
 	}
@@ -140,7 +140,7 @@ func (w *xmlWriter) fields(v reflect.Value, path string, depth int) error {
 }
 
 // member writes one struct member, honouring flattening.
-func (w *xmlWriter) member(m member, v reflect.Value, path string, depth int) error {
+func (w *xmlWriter) member(m member, v reflect.Value, path *pathSeg, depth int) error {
 	for v.Kind() == reflect.Pointer && !v.IsNil() {
 		v = v.Elem()
 	}
@@ -150,7 +150,7 @@ func (w *xmlWriter) member(m member, v reflect.Value, path string, depth int) er
 	switch {
 	case v.Kind() == reflect.Slice && !isBlob(v.Type()):
 		for i := range v.Len() {
-			if err := w.element(m.name, v.Index(i), elemShape(w.f, m.shape, v.Type().Elem()), fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+			if err := w.element(m.name, v.Index(i), elemShape(w.f, m.shape, v.Type().Elem()), path.index(i), depth+1); err != nil {
 				return err
 			}
 		}
@@ -163,7 +163,7 @@ func (w *xmlWriter) member(m member, v reflect.Value, path string, depth int) er
 
 // entries writes the entries of map v, each wrapped in an element called
 // wrapper, keys in order.
-func (w *xmlWriter) entries(wrapper string, c *container, v reflect.Value, path string, depth int) error {
+func (w *xmlWriter) entries(wrapper string, c *container, v reflect.Value, path *pathSeg, depth int) error {
 	if c == nil {
 		c = defaultShape(w.f, v.Type())
 	}
@@ -182,7 +182,7 @@ func (w *xmlWriter) entries(wrapper string, c *container, v reflect.Value, path 
 		w.open(c.key)
 		escape(&w.b, k.String())
 		w.close(c.key)
-		if err := w.element(c.value, v.MapIndex(k), elemShape(w.f, c, v.Type().Elem()), joinPath(path, k.String()), depth+1); err != nil {
+		if err := w.element(c.value, v.MapIndex(k), elemShape(w.f, c, v.Type().Elem()), path.child(k.String()), depth+1); err != nil {
 			return err
 		}
 		w.close(wrapper)
@@ -191,9 +191,9 @@ func (w *xmlWriter) entries(wrapper string, c *container, v reflect.Value, path 
 }
 
 // element writes <name>value</name>.
-func (w *xmlWriter) element(name string, v reflect.Value, c *container, path string, depth int) error {
+func (w *xmlWriter) element(name string, v reflect.Value, c *container, path *pathSeg, depth int) error {
 	if depth > maxDepth {
-		return fmt.Errorf("wire: %s: nested deeper than %d levels", pathOr(path), maxDepth)
+		return fmt.Errorf("wire: %s: nested deeper than %d levels", path.String(), maxDepth)
 	}
 	for v.Kind() == reflect.Pointer {
 		if v.IsNil() {
@@ -229,7 +229,7 @@ func (w *xmlWriter) element(name string, v reflect.Value, c *container, path str
 		}
 		w.open(name)
 		for i := range v.Len() {
-			if err := w.element(c.item, v.Index(i), elemShape(w.f, c, t.Elem()), fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+			if err := w.element(c.item, v.Index(i), elemShape(w.f, c, t.Elem()), path.index(i), depth+1); err != nil {
 				return err
 			}
 		}
@@ -237,7 +237,7 @@ func (w *xmlWriter) element(name string, v reflect.Value, c *container, path str
 		return nil
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
-			return fmt.Errorf("wire: %s: unsupported map key type %s", pathOr(path), t.Key())
+			return fmt.Errorf("wire: %s: unsupported map key type %s", path.String(), t.Key())
 		}
 		if c == nil {
 			c = defaultShape(w.f, t)
@@ -249,11 +249,11 @@ func (w *xmlWriter) element(name string, v reflect.Value, c *container, path str
 		w.close(name)
 		return nil
 	case reflect.Interface:
-		return fmt.Errorf("wire: %s: unions are not supported in XML responses", pathOr(path))
+		return fmt.Errorf("wire: %s: unions are not supported in XML responses", path.String())
 	}
 	text, err := scalarText(v)
 	if err != nil {
-		return fmt.Errorf("wire: %s: %w", pathOr(path), err)
+		return fmt.Errorf("wire: %s: %w", path.String(), err)
 	}
 	w.open(name)
 	escape(&w.b, text)
