@@ -15,15 +15,14 @@ deps:
 	$(GO) mod download
 	$(GO) mod verify
 
-## test-deps: the AWS CLI v2 (Debian's awscli, at /usr/bin/aws) is an
-## independent client of the sandbox in the contract tests. Installed with
-## apt when running as root; otherwise the tests say what is missing.
+## test-deps: Debian packages the tests use, installed with apt-get when
+## running as root and missing (otherwise the tests say what is missing):
+## the AWS CLI v2 (awscli, at /usr/bin/aws) as an independent client of the
+## sandbox; shellcheck for the documents' scripts; iptables, nftables,
+## iproute2 and curl for the host tests in network namespaces.
+TEST_PKGS := awscli:/usr/bin/aws shellcheck:/usr/bin/shellcheck iptables:/usr/sbin/iptables nftables:/usr/sbin/nft iproute2:/usr/sbin/ip curl:/usr/bin/curl
 test-deps:
-	@if [ ! -x /usr/bin/aws ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing awscli (AWS CLI v2) with apt-get"; \
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null; \
-	fi
+	@missing=""; for pp in $(TEST_PKGS); do 		[ -x "$${pp#*:}" ] || missing="$$missing $${pp%%:*}"; 	done; 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then 		echo "installing$$missing with apt-get"; 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; 	fi
 
 ## build: compile every package and the CLI into bin/.
 build: deps
