@@ -23,6 +23,7 @@ import (
 	"github.com/fleetdoctor/fleetdoctor/pkg/awsapi"
 	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
 	"github.com/fleetdoctor/fleetdoctor/pkg/fake"
+	"github.com/fleetdoctor/fleetdoctor/pkg/hostdiag"
 	"github.com/fleetdoctor/fleetdoctor/pkg/report"
 )
 
@@ -599,16 +600,19 @@ func TestChecksCommand(t *testing.T) {
 	if code := h.run(t, "checks"); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, h.stderr.String())
 	}
-	for _, c := range checks.Catalogue() {
+	for _, c := range catalogue() {
 		if !strings.Contains(h.stdout.String(), c.ID) {
 			t.Errorf("checks table lacks %s", c.ID)
 		}
+	}
+	if !strings.Contains(h.stdout.String(), hostdiag.CheckIMDSBlockedByFirewall) {
+		t.Errorf("checks table lacks the host checks")
 	}
 	if code := h.run(t, "checks", "--format", "json"); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
 	var metas []checks.Meta
-	if err := json.Unmarshal(h.stdout.Bytes(), &metas); err != nil || len(metas) != len(checks.Catalogue()) {
+	if err := json.Unmarshal(h.stdout.Bytes(), &metas); err != nil || len(metas) != len(checks.Catalogue())+len(hostdiag.Catalogue()) {
 		t.Errorf("checks json: %v, %d entries", err, len(metas))
 	}
 	if code := h.run(t, "checks", "--format", "csv"); code != exitUsage || !strings.Contains(h.stderr.String(), "--format") {

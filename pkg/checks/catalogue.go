@@ -20,3 +20,12 @@ func Catalogue() []*Check { return catalogue }
 
 // Lookup returns the check with the given id, or nil.
 func Lookup(id string) *Check { return byID[id] }
+
+// Metas returns the metadata of cs, in order.
+func Metas(cs []*Check) []Meta {
+	out := make([]Meta, len(cs))
+	for i, c := range cs {
+		out[i] = c.Meta
+	}
+	return out
+}

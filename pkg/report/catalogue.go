@@ -12,14 +12,13 @@ import (
 // Catalogue writes the checks cs for `fleetdoctor checks`: as a table (id,
 // family, severity, title, remediation id or "manual") or as a JSON array
 // of their metadata.
-func Catalogue(w io.Writer, cs []*checks.Check, f Format) error {
+func Catalogue(w io.Writer, cs []checks.Meta, f Format) error {
 	switch f {
 	case FormatJSON:
-		metas := make([]checks.Meta, len(cs))
-		for i, c := range cs {
-			metas[i] = c.Meta
+		if cs == nil {
+			cs = []checks.Meta{}
 		}
-		return writeJSON(w, metas)
+		return writeJSON(w, cs)
 	case FormatTable:
 		bw := bufio.NewWriter(w)
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)

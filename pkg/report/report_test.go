@@ -419,15 +419,15 @@ func testCatalogue() []*checks.Check {
 }
 
 func TestCatalogueGolden(t *testing.T) {
-	golden(t, "catalogue.table.golden", render(t, func(b *bytes.Buffer) error { return Catalogue(b, testCatalogue(), FormatTable) }))
-	golden(t, "catalogue.json.golden", render(t, func(b *bytes.Buffer) error { return Catalogue(b, testCatalogue(), FormatJSON) }))
-	if err := Catalogue(&bytes.Buffer{}, testCatalogue(), FormatCSV); err == nil {
+	golden(t, "catalogue.table.golden", render(t, func(b *bytes.Buffer) error { return Catalogue(b, checks.Metas(testCatalogue()), FormatTable) }))
+	golden(t, "catalogue.json.golden", render(t, func(b *bytes.Buffer) error { return Catalogue(b, checks.Metas(testCatalogue()), FormatJSON) }))
+	if err := Catalogue(&bytes.Buffer{}, checks.Metas(testCatalogue()), FormatCSV); err == nil {
 		t.Error("catalogue accepted csv")
 	}
 }
 
 func TestCatalogueListsEveryCheck(t *testing.T) {
-	cat := checks.Catalogue()
+	cat := checks.Metas(checks.Catalogue())
 	table := string(render(t, func(b *bytes.Buffer) error { return Catalogue(b, cat, FormatTable) }))
 	var metas []checks.Meta
 	if err := json.Unmarshal(render(t, func(b *bytes.Buffer) error { return Catalogue(b, cat, FormatJSON) }), &metas); err != nil {
