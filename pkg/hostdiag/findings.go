@@ -15,13 +15,6 @@ const (
 	RepairDocumentName   = "FleetDoctor-RepairHost"
 )
 
-// Host repair ids (DESIGN §5), the actions of the repair document.
-const (
-	RepairRemoveFirewallRule = "host_remove_imds_firewall_rule"
-	RepairAddNoProxy         = "host_add_no_proxy"
-	RepairRestartAgent       = "host_restart_agent"
-)
-
 // catalogue describes each host check (DESIGN §4): what failing means and
 // how it is fixed. The checks run on the host, so Needs is empty: their
 // source is the diagnose document's report.
@@ -31,13 +24,13 @@ var catalogue = []checks.Meta{
 		Remediation: checks.Remediation{Manual: "follow the probe classification: refused or timeout points at a firewall rule or route (see the other host checks), http_403 at HttpEndpoint=disabled, http_401 at a client without IMDSv2 tokens, http_404 at a missing instance role"}},
 	{ID: CheckIMDSBlockedByFirewall, Title: "A local firewall rule matches 169.254.169.254", Severity: checks.High,
 		Risk:        "IMDS calls from the users the rule matches are rejected or dropped, so the agent loses its credentials",
-		Remediation: checks.Remediation{ID: RepairRemoveFirewallRule, Automatic: true, Document: RepairDocumentName}},
+		Remediation: checks.Remediation{ID: ActionRemoveIMDSFirewallRule, Automatic: true, Document: RepairDocumentName}},
 	{ID: CheckProxyWithoutNoProxy, Title: "Proxy without 169.254.169.254 in NO_PROXY", Severity: checks.High,
 		Risk:        "the agent sends IMDS (and VPC endpoint) traffic to the proxy, which cannot reach link-local addresses",
-		Remediation: checks.Remediation{ID: RepairAddNoProxy, Automatic: true, Document: RepairDocumentName}},
+		Remediation: checks.Remediation{ID: ActionAddNoProxy, Automatic: true, Document: RepairDocumentName}},
 	{ID: CheckAgentNotRunning, Title: "SSM agent not installed, not running or not root", Severity: checks.High,
 		Risk:        "the instance drops out of Systems Manager",
-		Remediation: checks.Remediation{ID: RepairRestartAgent, Automatic: true, Document: RepairDocumentName}},
+		Remediation: checks.Remediation{ID: ActionRestartAgent, Automatic: true, Document: RepairDocumentName}},
 	{ID: CheckSSMEndpointUnreachable, Title: "SSM endpoints unreachable from the host", Severity: checks.High,
 		Risk:        "the agent cannot register or receive commands; the result (dns, refused, timeout) says whether DNS, a firewall or the route is at fault",
 		Remediation: checks.Remediation{Manual: "fix DNS (private hosted zone or endpoint private DNS), security groups, NACLs or routes on the path the result names"}},

@@ -144,7 +144,7 @@ func TestFindings(t *testing.T) {
 	fw, px := fs[0], fs[1]
 	if fw.Check != CheckIMDSBlockedByFirewall || fw.Status != checks.Fail || fw.Severity != checks.High ||
 		fw.Resource != "i-0123456789abcdef0" || fw.ResourceType != checks.TypeInstance || fw.Account != "111122223333" ||
-		fw.Remediation == nil || fw.Remediation.ID != RepairRemoveFirewallRule || fw.Remediation.Document != RepairDocumentName ||
+		fw.Remediation == nil || fw.Remediation.ID != ActionRemoveIMDSFirewallRule || fw.Remediation.Document != RepairDocumentName ||
 		fw.Evidence["truncated"] != true {
 		t.Errorf("firewall finding %+v", fw)
 	}

@@ -3,9 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -185,37 +183,8 @@ type commander struct {
 }
 
 // RunCommand implements automation.Commander: send, then wait until every
-// invocation is terminal.
+// invocation is terminal (RunCommandResult, reduced to the status).
 func (m *commander) RunCommand(ctx context.Context, document string, ids []string, params map[string][]string) (string, error) {
-	st := m.s.state(m.account, m.region)
-	out, err := m.s.sendCommand(&call{ctx: ctx, s: m.s, account: m.account, region: m.region}, &ssm.SendCommandInput{DocumentName: aws.String(document), InstanceIds: ids, Parameters: params})
-	if err != nil {
-		return "", err
-	}
-	id := aws.ToString(out.Command.CommandId)
-	for {
-		res, err := st.commands.ListCommandInvocations(ctx, &ssm.ListCommandInvocationsInput{CommandId: aws.String(id), MaxResults: aws.Int32(50)})
-		if err != nil {
-			return "", err
-		}
-		status, done := "Success", true
-		for _, inv := range res.CommandInvocations {
-			switch inv.Status {
-			case ssmtypes.CommandInvocationStatusSuccess:
-			case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress, ssmtypes.CommandInvocationStatusDelayed:
-				done = false
-			default:
-				status = string(inv.Status)
-			}
-		}
-		if done {
-			if status != "Success" {
-				return status, fmt.Errorf("command %s ended %s on at least one instance", id, status)
-			}
-			return status, nil
-		}
-		if err := m.s.opts.AutomationClock.Sleep(ctx, 200*time.Millisecond); err != nil {
-			return "", err
-		}
-	}
+	res, err := m.RunCommandResult(ctx, document, ids, params)
+	return res.Status, err
 }

@@ -149,8 +149,9 @@ func TestDocumentsParseAndConstrainEveryParameter(t *testing.T) {
 			t.Errorf("%s: assumeRole should come from the AutomationAssumeRole parameter", name)
 		}
 	}
-	if runbooks != 4 {
-		t.Fatalf("found %d Automation runbooks, want the 4 the checks name", runbooks)
+	// The 4 the checks name, and FleetDoctor-TroubleshootInstance.
+	if runbooks != 5 {
+		t.Fatalf("found %d Automation runbooks, want the 4 the checks name and FleetDoctor-TroubleshootInstance", runbooks)
 	}
 }
 

@@ -15,7 +15,9 @@
 //
 // The interpreter runs aws:executeAwsApi, aws:assertAwsResourceProperty,
 // aws:waitForAwsResourceProperty (through an Invoker that calls the
-// sandbox's own API handlers), aws:runCommand (through a Commander),
+// sandbox's own API handlers), aws:runCommand (through a Commander; its
+// outputs are Status, and CommandId, ResponseCode and Output when the
+// Commander is a ResultCommander),
 // aws:branch, aws:loop and aws:sleep, with each step's onFailure (Abort,
 // Continue, step:NAME), isCritical, nextStep, isEnd, maxAttempts and
 // timeoutSeconds. Other actions are refused by Parse. Sleeps, polls and

@@ -1068,13 +1068,17 @@ func (p *parser) checkRef(r ref, path string, loop *Step) error {
 	return nil
 }
 
+// runCommandOutputs are the outputs every aws:runCommand step has (all but
+// Status need a ResultCommander).
+var runCommandOutputs = []string{"CommandId", "Status", "ResponseCode", "Output"}
+
 // stepOutputNames lists what {{ Step.X }} may name for a step.
 func stepOutputNames(st *Step) []string {
 	switch st.Action {
 	case ActionLoop:
 		return loopOutputs
 	case ActionRunCommand:
-		return []string{"Status"}
+		return runCommandOutputs
 	}
 	var names []string
 	for _, o := range st.Outputs {

@@ -855,16 +855,28 @@ func (r *runner) runCommand(ctx context.Context, st *Step, at int, deadline time
 		runCtx, cancel = context.WithTimeout(ctx, deadline.Sub(r.s.clock.Now()))
 		defer cancel()
 	}
-	status, err := r.s.cmd.RunCommand(runCtx, doc, ids, params)
+	var status string
+	outs := map[string]any{}
+	if rc, ok := r.s.cmd.(ResultCommander); ok {
+		var res CommandResult
+		res, err = rc.RunCommandResult(runCtx, doc, ids, params)
+		status = res.Status
+		if res.CommandID != "" {
+			outs["CommandId"], outs["ResponseCode"], outs["Output"] = res.CommandID, int64(res.ResponseCode), res.Output
+		}
+	} else {
+		status, err = r.s.cmd.RunCommand(runCtx, doc, ids, params)
+	}
+	outs["Status"] = status
 	switch {
 	case ctx.Err() != nil:
 		return outcomeOf(ctx.Err())
 	case errors.Is(err, context.DeadlineExceeded):
 		return outcome{status: statusTimedOut, msg: fmt.Sprintf("Step timed out after %d seconds waiting for command %s", st.TimeoutSeconds, doc)}
 	case err != nil:
-		return outcome{status: statusFailed, msg: fmt.Sprintf("command %s: %v", doc, err), outs: map[string]any{"Status": status}}
+		return outcome{status: statusFailed, msg: fmt.Sprintf("command %s: %v", doc, err), outs: outs}
 	case status != "Success":
-		return outcome{status: statusFailed, msg: fmt.Sprintf("command %s ended %s", doc, status), outs: map[string]any{"Status": status}}
+		return outcome{status: statusFailed, msg: fmt.Sprintf("command %s ended %s", doc, status), outs: outs}
 	}
-	return outcome{status: statusSuccess, outs: map[string]any{"Status": status}}
+	return outcome{status: statusSuccess, outs: outs}
 }

@@ -34,6 +34,27 @@ type Commander interface {
 	RunCommand(ctx context.Context, document string, instanceIDs []string, params map[string][]string) (status string, err error)
 }
 
+// CommandResult is what an aws:runCommand step reports of its command: the
+// step's CommandId, Status, ResponseCode and Output outputs.
+type CommandResult struct {
+	CommandID string
+	// Status is the command's overall status (Success, Failed, ...).
+	Status string
+	// ResponseCode is the exit code on the first instance.
+	ResponseCode int
+	// Output is the first instance's output, as CommandPlugin.Output gives
+	// it (at most 2,500 characters per step), of the steps that ran there.
+	Output string
+}
+
+// ResultCommander is a Commander that also reports a command's id,
+// response code and output; with it aws:runCommand has the CommandId,
+// ResponseCode and Output outputs besides Status.
+type ResultCommander interface {
+	Commander
+	RunCommandResult(ctx context.Context, document string, instanceIDs []string, params map[string][]string) (CommandResult, error)
+}
+
 // Clock lets tests run sleeps and waits instantly.
 type Clock interface {
 	Now() time.Time

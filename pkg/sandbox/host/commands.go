@@ -70,6 +70,11 @@ type Target struct {
 // invocations stay Pending until the command's delivery timeout has passed
 // on the injected clock, then read TimedOut / DeliveryTimedOut.
 //
+// A step whose Runner returns a Result.State changed the host (a repair):
+// the store keeps that state for the instance and gives it, instead of the
+// state lookup reports, to the instance's later commands (HostState reads
+// it). The sandbox's world itself is not modified.
+//
 // Not modelled: Targets (tag targeting), MaxConcurrency/MaxErrors
 // enforcement, CancelCommand, step onFailure, CloudWatch output and SNS
 // notifications (their settings are echoed back).
@@ -86,6 +91,8 @@ type Commands struct {
 	byCommand  map[string][]*invocation
 	byInstance map[string][]*invocation
 	byKey      map[[2]string]*invocation
+	// hosts holds the on-host state steps changed, by instance id.
+	hosts map[string]*State
 }
 
 type command struct {
@@ -132,7 +139,20 @@ func NewCommands(account, region string, runner Runner, clock func() time.Time) 
 		byCommand:  map[string][]*invocation{},
 		byInstance: map[string][]*invocation{},
 		byKey:      map[[2]string]*invocation{},
+		hosts:      map[string]*State{},
 	}
+}
+
+// HostState returns the on-host state a step of an earlier command left on
+// the instance, and whether there is one.
+func (c *Commands) HostState(instanceID string) (State, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.hosts[instanceID]
+	if !ok {
+		return State{}, false
+	}
+	return cloneState(s), true
 }
 
 // SetDocumentSource gives the store the text of Command documents by name
@@ -264,6 +284,11 @@ func (c *Commands) SendCommand(ctx context.Context, in *ssm.SendCommandInput, lo
 			continue
 		}
 		t.Facts.InstanceID = id
+		c.mu.Lock()
+		if s, ok := c.hosts[id]; ok {
+			t.Facts.State = s
+		}
+		c.mu.Unlock()
 		if t.Facts.Region == "" {
 			t.Facts.Region = c.region
 		}
@@ -396,6 +421,13 @@ func (c *Commands) execute(ctx context.Context, inv *invocation, t Target, uploa
 				Parameters: copyParams(cmd.params), Facts: facts,
 			})
 			res.code, res.stdout, res.stderr = int32(r.ResponseCode), r.Stdout, r.Stderr
+			if r.State != nil && err == nil {
+				next := cloneState(r.State)
+				facts.State = &next
+				c.mu.Lock()
+				c.hosts[inv.instanceID] = &next
+				c.mu.Unlock()
+			}
 			switch {
 			case err != nil:
 				res.status, res.details = types.CommandPluginStatusFailed, "Failed"

@@ -30,6 +30,9 @@ type Facts struct {
 	HasCredentials bool
 	// AgentVersion comes from the SSM registration.
 	AgentVersion string
+	// RoleName is the instance profile's role, which IMDS lists under
+	// iam/security-credentials/ ("" leaves it out of the evidence).
+	RoleName string
 	// State is the on-host state; nil is a healthy host.
 	State *State
 	// Now is true time when the command runs.
@@ -41,6 +44,7 @@ const (
 	imdsAddr        = "169.254.169.254"
 	imdsTokenURL    = "http://169.254.169.254/latest/api/token"
 	imdsProbeURL    = "http://169.254.169.254/latest/meta-data/instance-id"
+	imdsCredsURL    = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 	tokenTTLSeconds = 21600
 	// ClockSkewThresholdSeconds is how far the clock may drift before
 	// SigV4 signatures are rejected (5 minutes).
@@ -48,6 +52,17 @@ const (
 	// defaultUnprivilegedUID is probed when no firewall rule names an
 	// owner range.
 	defaultUnprivilegedUID = 1000
+	// probeTimeoutMillis is every network probe's timeout in the script.
+	probeTimeoutMillis = 2000
+	// maxLogErrors is how many of the latest credential errors the script
+	// quotes from the agent log (it counts them all).
+	maxLogErrors = 5
+	// modelAgentPID is the pid the model gives a running agent.
+	modelAgentPID = 2345
+	// Clock references, as the report names them.
+	clockFromIMDS    = "IMDS Date header"
+	clockFromChrony  = "chronyc tracking"
+	clockFromWindows = "w32tm /stripchart /computer:169.254.169.123 /samples:1"
 )
 
 // Probe classifications, as the report spells them.
@@ -108,6 +123,9 @@ type host struct {
 	windows bool
 	os      osProfile
 	probes  []probe
+	// creds is the root (or SYSTEM) probe of iam/security-credentials/
+	// with its token; "" when the token GET failed.
+	creds string
 }
 
 // probe is one IMDS probe run as one user.
@@ -120,7 +138,40 @@ type probe struct {
 
 // Diagnose produces the report the diagnose document would print on the
 // host described by f: every host check, PASS or FAIL, with the evidence
-// the real script shows.
+// the real script shows. The evidence vocabulary, which the scripts of
+// documents/FleetDoctor-DiagnoseHost.yaml emit too (test/hostns checks the
+// Linux script emits no key this model never does):
+//
+//   - host_imds_unreachable: tokenUrl, url, tokenTtlSeconds, probes[] of
+//     {uid (Linux), user ("root" or "SYSTEM"), v2, v1, ok} where v2/v1 are
+//     {classification (ok, refused, timeout, no_route, http_NNN),
+//     httpStatus, error (the client's message)}; credentials {classification,
+//     httpStatus, url, role} of the token GET of iam/security-credentials/
+//     when the token works (404: a profile without a role also FAILs).
+//   - host_imds_blocked_by_firewall: toolsInspected[], rules[] of {tool,
+//     rule, action, blocks, uidRange}.
+//   - host_proxy_without_no_proxy: scopes[] of {scope (agent, service =
+//     the agent's systemd drop-ins, which the model does not hold, system,
+//     winhttp), source, proxies{KEY: redacted URL}, noProxy, imdsExcluded,
+//     imdsViaProxy, endpointsViaProxy[]}.
+//   - host_agent_not_running: service, installed, running, version, user,
+//     pid.
+//   - host_ssm_endpoint_unreachable: endpoints[] of {service, host, port,
+//     result (ok, dns, refused, timeout, no_route), error, proxy}.
+//   - host_imds_throttled: counter, value (sum over ENA interfaces),
+//     source, interfaces[] of {interface, value}.
+//   - host_no_route_to_imds: command, output, and on Linux
+//     netUtilsVersion, policyRoutesLost, refreshTimers[].
+//   - host_agent_credential_errors: log, count (all matching lines),
+//     errors[] (the latest maxLogErrors).
+//   - host_clock_skew: skewSeconds, thresholdSeconds, source (the IMDS
+//     Date header when IMDS answers, else the NTP client).
+//   - host_container_runtime: runtimes[], containerHost,
+//     hopLimitNeededForContainers.
+//
+// The real script also reports ERROR where the model never does: the
+// region unknown (endpoints not probed), no time reference (clock), or an
+// ENA interface whose counter cannot be read.
 func Diagnose(f Facts) hostdiag.Report {
 	h := newHost(f)
 	checks := []hostdiag.Check{
@@ -178,6 +229,12 @@ func newHost(f Facts) *host {
 		}
 	}
 	h.probes = h.runProbes()
+	if h.probes[0].v2 == probeOK {
+		h.creds = probeOK
+		if h.st.IMDSStatus == 404 {
+			h.creds = hostdiag.ProbeHTTP(404)
+		}
+	}
 	return h
 }
 
@@ -251,7 +308,7 @@ func ruleEffect(r Rule) string {
 	switch strings.ToUpper(strings.TrimSpace(r.Action)) {
 	case "REJECT":
 		return probeRefused
-	case "DROP", "BLOCK":
+	case "DROP", "BLOCK", "DENY": // ufw's DENY drops
 		return probeTimeout
 	default:
 		return ""
@@ -309,6 +366,11 @@ func (h *host) probeIMDS(uid int) (v2, v1 string) {
 		return probeTimeout, probeTimeout
 	}
 	status := h.st.IMDSStatus
+	if status == 404 {
+		// IMDS answers 404 on iam/security-credentials/ when the instance
+		// profile has no role; instance-id still answers (see creds).
+		status = 0
+	}
 	if status == 0 && strings.EqualFold(h.f.HTTPEndpoint, "disabled") {
 		status = 403 // IMDS answers 403 Forbidden when turned off
 	}
@@ -331,18 +393,20 @@ func httpStatusOf(classification string) int {
 	return n
 }
 
+// probeEvidence is one probe's outcome. "error" is the client's own
+// message: curl 7.83 and later print the same text for a refused
+// connection and an unreachable network, so the script classifies those
+// from the errno of a second, bare TCP connect.
 func probeEvidence(classification string) map[string]any {
 	m := map[string]any{"classification": classification}
 	if n := httpStatusOf(classification); n != 0 {
 		m["httpStatus"] = n
 	}
 	switch classification {
-	case probeRefused:
-		m["error"] = "curl: (7) Failed to connect to 169.254.169.254 port 80: Connection refused"
+	case probeRefused, probeNoRoute:
+		m["error"] = "curl: (7) Failed to connect to 169.254.169.254 port 80 after 0 ms: Couldn't connect to server"
 	case probeTimeout:
-		m["error"] = "curl: (28) Connection timed out after 2001 milliseconds"
-	case probeNoRoute:
-		m["error"] = "curl: (7) Failed to connect to 169.254.169.254 port 80: Network is unreachable"
+		m["error"] = fmt.Sprintf("curl: (28) Connection timed out after %d milliseconds", probeTimeoutMillis)
 	}
 	return m
 }
@@ -389,14 +453,28 @@ func (h *host) imdsUnreachable() hostdiag.Check {
 		}
 	}
 	ev := map[string]any{"tokenUrl": imdsTokenURL, "url": imdsProbeURL, "tokenTtlSeconds": tokenTTLSeconds, "probes": probes}
+	if h.creds != "" {
+		c := probeEvidence(h.creds)
+		c["url"] = imdsCredsURL
+		if h.creds == probeOK && h.f.RoleName != "" {
+			c["role"] = h.f.RoleName
+		}
+		ev["credentials"] = c
+	}
+	var detail string
 	if len(failed) == 0 {
-		return check(hostdiag.CheckIMDSUnreachable, false, "IMDSv2 token and GET succeed for "+strings.Join(ok, " and "), ev)
+		detail = "IMDSv2 token and GET succeed for " + strings.Join(ok, " and ")
+	} else {
+		detail = "IMDSv2 fails for " + strings.Join(failed, ", ")
+		if len(ok) > 0 {
+			detail += "; succeeds for " + strings.Join(ok, ", ")
+		}
 	}
-	detail := "IMDSv2 fails for " + strings.Join(failed, ", ")
-	if len(ok) > 0 {
-		detail += "; succeeds for " + strings.Join(ok, ", ")
+	roleMissing := h.creds == hostdiag.ProbeHTTP(404)
+	if roleMissing {
+		detail += "; " + imdsCredsURL + " answers 404: no IAM role in the instance profile (the agent then needs Default Host Management Configuration)"
 	}
-	return check(hostdiag.CheckIMDSUnreachable, true, detail, ev)
+	return check(hostdiag.CheckIMDSUnreachable, len(failed) > 0 || roleMissing, detail, ev)
 }
 
 func (h *host) firewall() hostdiag.Check {
@@ -533,12 +611,13 @@ func (h *host) proxyScope(scope, source string, env map[string]string, httpKeys,
 }
 
 func (h *host) proxy() hostdiag.Check {
-	agentSource, systemSource := "/proc/<amazon-ssm-agent pid>/environ", "/etc/environment"
-	if h.windows {
+	agentSource, systemSource := "/proc/"+strconv.Itoa(modelAgentPID)+"/environ", "/etc/environment"
+	switch {
+	case h.windows:
 		agentSource = `HKLM\SYSTEM\CurrentControlSet\Services\AmazonSSMAgent\Environment`
 		systemSource = "machine environment"
-	} else if h.os.service != "amazon-ssm-agent" {
-		agentSource = "/proc/<" + h.os.service + " pid>/environ"
+	case !h.agentRunning():
+		agentSource = "none (agent not running)"
 	}
 	agent, agentFail := h.proxyScope("agent", agentSource, h.st.AgentEnv,
 		[]string{"HTTP_PROXY", "http_proxy"}, []string{"HTTPS_PROXY", "https_proxy"})
@@ -587,6 +666,7 @@ func (h *host) agentNotRunning() hostdiag.Check {
 	}
 	if h.agentRunning() {
 		ev["user"] = user
+		ev["pid"] = modelAgentPID
 	}
 	switch {
 	case a.NotInstalled:
@@ -604,6 +684,13 @@ func (h *host) agentNotRunning() hostdiag.Check {
 }
 
 func (h *host) endpoints() hostdiag.Check {
+	// The script probes through the agent's HTTPS proxy, as the agent
+	// connects.
+	_, proxy := firstEnv(h.st.AgentEnv, "HTTPS_PROXY", "https_proxy")
+	_, noProxy := firstEnv(h.st.AgentEnv, "NO_PROXY", "no_proxy")
+	if h.windows {
+		proxy = ""
+	}
 	list := make([]any, 0, len(SSMServices))
 	var failed []string
 	for _, s := range SSMServices {
@@ -613,6 +700,9 @@ func (h *host) endpoints() hostdiag.Check {
 			result = v
 		}
 		m := map[string]any{"service": s, "host": name, "port": 443, "result": result}
+		if proxy != "" && !noProxyMatches(noProxy, name) {
+			m["proxy"] = redactProxy(proxy)
+		}
 		switch result {
 		case probeOK:
 		case hostdiag.ProbeDNS:
@@ -620,7 +710,9 @@ func (h *host) endpoints() hostdiag.Check {
 		case probeRefused:
 			m["error"] = "Failed to connect to " + name + " port 443: Connection refused"
 		case probeTimeout:
-			m["error"] = "Connection timed out after 5000 milliseconds"
+			m["error"] = fmt.Sprintf("Connection timed out after %d milliseconds", probeTimeoutMillis)
+		case probeNoRoute:
+			m["error"] = "connect: Network is unreachable"
 		default:
 			m["error"] = "connection failed: " + result
 		}
@@ -638,11 +730,13 @@ func (h *host) endpoints() hostdiag.Check {
 
 func (h *host) throttled() hostdiag.Check {
 	n := h.st.LinkLocalAllowanceExceeded
-	source := "ethtool -S " + h.os.iface
+	source := "ethtool -S"
 	if h.windows {
 		source = `Get-Counter '\ENA Packets Shaping(*)\Link Local Allowance Exceeded'`
 	}
-	ev := map[string]any{"interface": h.os.iface, "counter": "linklocal_allowance_exceeded", "value": n, "source": source}
+	// value is the sum over the ENA interfaces; the model's host has one.
+	ev := map[string]any{"counter": "linklocal_allowance_exceeded", "value": n, "source": source,
+		"interfaces": []any{map[string]any{"interface": h.os.iface, "value": n}}}
 	if n > 0 {
 		return check(hostdiag.CheckIMDSThrottled, true,
 			fmt.Sprintf("linklocal_allowance_exceeded is %d on %s: link-local traffic (IMDS, DNS, NTP) is being dropped above 1024 packets/s", n, h.os.iface), ev)
@@ -657,6 +751,13 @@ func (h *host) route() hostdiag.Check {
 	} else {
 		ev["command"] = "ip route get 169.254.169.254"
 		ev["netUtilsVersion"] = h.st.NetUtilsVersion
+		// amazon-ec2-net-utils 2.x refreshes each interface's policy
+		// routes with a refresh-policy-routes@IFACE timer.
+		timers := []string{}
+		if h.st.NetUtilsVersion != "" {
+			timers = append(timers, "refresh-policy-routes@"+h.os.iface+".timer")
+		}
+		ev["refreshTimers"] = timers
 	}
 	switch {
 	case h.st.NoRouteToIMDS:
@@ -708,6 +809,8 @@ func (h *host) agentLogErrors() []string {
 	switch p := h.agentProbe(); {
 	case p.v2 != probeOK:
 		errs = append(errs, prefix+"EC2RoleRequestError: no EC2 instance role found caused by: EC2MetadataError: failed to make EC2Metadata request ("+p.v2+")")
+	case h.creds == hostdiag.ProbeHTTP(404):
+		errs = append(errs, prefix+"EC2RoleRequestError: no EC2 instance role found caused by: EC2MetadataError: failed to make EC2Metadata request (status code: 404)")
 	case !h.f.HasCredentials:
 		errs = append(errs, prefix+"no valid credentials could be retrieved for ec2 identity. Default Host Management Err: "+
 			"error calling RequestManagedInstanceRoleToken: AccessDeniedException: Systems Manager's instance management role is not configured for account. "+
@@ -721,7 +824,11 @@ func (h *host) agentLogErrors() []string {
 
 func (h *host) credentialErrors() hostdiag.Check {
 	errs := h.agentLogErrors()
-	ev := map[string]any{"log": h.os.agentLog, "count": len(errs), "errors": errs}
+	quoted := errs
+	if len(quoted) > maxLogErrors {
+		quoted = quoted[len(quoted)-maxLogErrors:]
+	}
+	ev := map[string]any{"log": h.os.agentLog, "count": len(errs), "errors": quoted}
 	if len(errs) == 0 {
 		return check(hostdiag.CheckAgentCredentialErrors, false, "no credential errors in the agent log", ev)
 	}
@@ -738,9 +845,14 @@ func abs(n int) int {
 
 func (h *host) clockSkew() hostdiag.Check {
 	s := h.st.ClockSkewSeconds
-	source := "chronyc tracking"
-	if h.windows {
-		source = "w32tm /stripchart /computer:169.254.169.123 /samples:1"
+	// The script compares the host clock with the Date header of an IMDS
+	// answer (any status) and falls back to the NTP client.
+	source := clockFromChrony
+	switch p := h.probes[0].v2; {
+	case p == probeOK || httpStatusOf(p) != 0:
+		source = clockFromIMDS
+	case h.windows:
+		source = clockFromWindows
 	}
 	ev := map[string]any{"skewSeconds": s, "thresholdSeconds": ClockSkewThresholdSeconds, "source": source}
 	if abs(s) > ClockSkewThresholdSeconds {

@@ -120,6 +120,16 @@ func TestDiagnose(t *testing.T) {
 				eq(t, "counter", ev(t, d, throttled, "value"), 0.0)
 				eq(t, "agent running", ev(t, d, agent, "running"), true)
 				eq(t, "containerHost", ev(t, d, containers, "containerHost"), false)
+				eq(t, "agent pid", ev(t, d, agent, "pid"), float64(modelAgentPID))
+				eq(t, "agent environ", ev(t, d, proxy, "scopes", 0, "source"), "/proc/2345/environ")
+				eq(t, "clock source", ev(t, d, clock, "source"), "IMDS Date header")
+				eq(t, "credentials", ev(t, d, unreachable, "credentials", "classification"), "ok")
+				eq(t, "credentials url", ev(t, d, unreachable, "credentials", "url"), "http://169.254.169.254/latest/meta-data/iam/security-credentials/")
+				eq(t, "ena interface", ev(t, d, throttled, "interfaces", 0, "interface"), "ens5")
+				eq(t, "ena source", ev(t, d, throttled, "source"), "ethtool -S")
+				if l := ev(t, d, route, "refreshTimers").([]any); len(l) != 0 {
+					t.Errorf("refreshTimers = %v", l)
+				}
 				eq(t, "host", d.r.Host.InstanceID, "i-0123456789abcdef0")
 				eq(t, "os", d.r.Host.OS, "Amazon Linux 2023.6.20250115")
 				eq(t, "agent version", d.r.Host.AgentVersion, "3.3.1142.0")
@@ -150,11 +160,19 @@ func TestDiagnose(t *testing.T) {
 			},
 		},
 		{
-			name:  "IMDS status override 404",
+			name:  "IMDS 404: instance profile without a role",
 			facts: func(f *Facts) { f.State = &State{IMDSStatus: 404} },
 			fail:  []string{unreachable, creds},
 			check: func(t *testing.T, d decoded) {
-				eq(t, "v2", ev(t, d, unreachable, "probes", 1, "v2", "httpStatus"), 404.0)
+				eq(t, "v2 still answers", ev(t, d, unreachable, "probes", 1, "v2", "classification"), "ok")
+				eq(t, "credentials", ev(t, d, unreachable, "credentials", "classification"), "http_404")
+				eq(t, "status", ev(t, d, unreachable, "credentials", "httpStatus"), 404.0)
+				if det := d.checks[unreachable].Detail; !strings.Contains(det, "no IAM role") {
+					t.Errorf("detail = %q", det)
+				}
+				if s := ev(t, d, creds, "errors", 0).(string); !strings.Contains(s, "status code: 404") {
+					t.Errorf("agent log = %q", s)
+				}
 			},
 		},
 		{
@@ -178,6 +196,11 @@ func TestDiagnose(t *testing.T) {
 			fail: []string{unreachable, firewall, creds},
 			check: func(t *testing.T, d decoded) {
 				eq(t, "root", ev(t, d, unreachable, "probes", 0, "v2", "classification"), "timeout")
+				eq(t, "error", ev(t, d, unreachable, "probes", 0, "v2", "error"), "curl: (28) Connection timed out after 2000 milliseconds")
+				eq(t, "no IMDS Date: NTP", ev(t, d, clock, "source"), "chronyc tracking")
+				if _, ok := d.checks[unreachable].Evidence["credentials"]; ok {
+					t.Errorf("credentials probed without a token")
+				}
 			},
 		},
 		{
@@ -258,6 +281,7 @@ func TestDiagnose(t *testing.T) {
 			},
 			check: func(t *testing.T, d decoded) {
 				eq(t, "first endpoint via proxy", ev(t, d, proxy, "scopes", 0, "endpointsViaProxy", 0), "ssm.eu-west-1.amazonaws.com")
+				eq(t, "probed through the proxy", ev(t, d, endpoints, "endpoints", 0, "proxy"), "http://p:3128")
 			},
 		},
 		{
@@ -290,6 +314,7 @@ func TestDiagnose(t *testing.T) {
 			fail:  []string{agent},
 			check: func(t *testing.T, d decoded) {
 				eq(t, "running", ev(t, d, agent, "running"), false)
+				eq(t, "no environ", ev(t, d, proxy, "scopes", 0, "source"), "none (agent not running)")
 			},
 		},
 		{
@@ -338,6 +363,7 @@ func TestDiagnose(t *testing.T) {
 			check: func(t *testing.T, d decoded) {
 				eq(t, "lost", ev(t, d, route, "policyRoutesLost"), true)
 				eq(t, "version", ev(t, d, route, "netUtilsVersion"), "2.5.0")
+				eq(t, "timer", ev(t, d, route, "refreshTimers", 0), "refresh-policy-routes@ens5.timer")
 				if !strings.Contains(d.checks[route].Detail, "2.5.0") {
 					t.Errorf("detail = %q", d.checks[route].Detail)
 				}
@@ -352,6 +378,21 @@ func TestDiagnose(t *testing.T) {
 			check: func(t *testing.T, d decoded) {
 				eq(t, "error", ev(t, d, creds, "errors", 0), "EC2RoleRequestError: no EC2 instance role found")
 				eq(t, "count", ev(t, d, creds, "count"), 1.0)
+			},
+		},
+		{
+			name: "the report quotes the latest credential errors and counts them all",
+			facts: func(f *Facts) {
+				f.State = &State{Agent: Agent{LogErrors: []string{"NoCredentialProviders 1", "NoCredentialProviders 2", "NoCredentialProviders 3",
+					"NoCredentialProviders 4", "NoCredentialProviders 5", "NoCredentialProviders 6", "NoCredentialProviders 7"}}}
+			},
+			fail: []string{creds},
+			check: func(t *testing.T, d decoded) {
+				eq(t, "count", ev(t, d, creds, "count"), 7.0)
+				eq(t, "first quoted", ev(t, d, creds, "errors", 0), "NoCredentialProviders 3")
+				if l := ev(t, d, creds, "errors").([]any); len(l) != maxLogErrors {
+					t.Errorf("%d errors quoted, want %d", len(l), maxLogErrors)
+				}
 			},
 		},
 		{

@@ -8,7 +8,7 @@ import (
 )
 
 // DiagnoseDocument is fleetdoctor's read-only diagnose Command document.
-const DiagnoseDocument = "FleetDoctor-DiagnoseHost"
+const DiagnoseDocument = hostdiag.DiagnoseDocumentName
 
 // Result statuses a Runner reports.
 const (
@@ -37,6 +37,10 @@ type Result struct {
 	ResponseCode int
 	Stdout       string
 	Stderr       string
+	// State, when not nil, is the host's state after the step: the step
+	// changed the host (a repair). Commands keeps it for the instance and
+	// hands it, in Facts.State, to the instance's later steps and commands.
+	State *State
 }
 
 // Runner runs documents on hosts. The model runner answers from Facts; the
@@ -49,8 +53,10 @@ type Runner interface {
 }
 
 // ModelRunner answers from the model: it knows DiagnoseDocument, whose
-// output is the report Diagnose derives from the invocation's Facts. Any
-// other document fails with a message saying so.
+// output is the report Diagnose derives from the invocation's Facts, and
+// RepairDocument, whose output is the report Repair produces and whose
+// changes it returns in Result.State. Any other document fails with a
+// message saying so.
 type ModelRunner struct{}
 
 // Run implements Runner.
@@ -58,13 +64,17 @@ func (ModelRunner) Run(ctx context.Context, inv Invocation) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	if inv.DocumentName != DiagnoseDocument {
+	switch inv.DocumentName {
+	case DiagnoseDocument:
+	case RepairDocument:
+		return runRepair(inv), nil
+	default:
 		return Result{
 			Status:       ResultFailed,
 			ResponseCode: 1,
 			Stderr: fmt.Sprintf("fleetdoctor sandbox: the model runner cannot run document %q (step %q); "+
-				"it only models %s. Plug a host.Runner that executes the document to run it.",
-				inv.DocumentName, inv.Step, DiagnoseDocument),
+				"it only models %s and %s. Plug a host.Runner that executes the document to run it.",
+				inv.DocumentName, inv.Step, DiagnoseDocument, RepairDocument),
 		}, nil
 	}
 	out, err := hostdiag.Encode(Diagnose(inv.Facts))
@@ -72,4 +82,24 @@ func (ModelRunner) Run(ctx context.Context, inv Invocation) (Result, error) {
 		return Result{Status: ResultFailed, ResponseCode: 1, Stderr: "fleetdoctor diagnose: " + err.Error()}, nil
 	}
 	return Result{Status: ResultSuccess, Stdout: string(out)}, nil
+}
+
+// runRepair answers RepairDocument from the model. Like the script, it
+// exits 1 when an action failed (the model's never do) and 2 on bad
+// parameters.
+func runRepair(inv Invocation) Result {
+	opts, err := ParseRepairParameters(inv.Parameters)
+	if err != nil {
+		return Result{Status: ResultFailed, ResponseCode: 2, Stderr: "fleetdoctor repair: " + err.Error()}
+	}
+	rep, next, changed := Repair(inv.Facts, opts)
+	out, err := hostdiag.EncodeRepair(rep)
+	if err != nil {
+		return Result{Status: ResultFailed, ResponseCode: 1, Stderr: "fleetdoctor repair: " + err.Error()}
+	}
+	res := Result{Status: ResultSuccess, Stdout: string(out)}
+	if changed {
+		res.State = &next
+	}
+	return res
 }
