@@ -459,28 +459,7 @@ mainSteps:
 	id := "i-00000000000000002" // SampleFleet: i%10==2 allows IMDSv1
 	run := func(doc string, params map[string][]string) *ssm.GetAutomationExecutionOutput {
 		t.Helper()
-		var out *ssm.StartAutomationExecutionOutput
-		var err error
-		for attempt := 0; attempt < 50; attempt++ { // 1 TPS: wait out the bucket
-			out, err = c.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{DocumentName: aws.String(doc), Parameters: params})
-			if apiCode(err) != "ThrottlingException" {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 200; i++ {
-			g, err := c.GetAutomationExecution(ctx, &ssm.GetAutomationExecutionInput{AutomationExecutionId: out.AutomationExecutionId})
-			if err == nil && g.AutomationExecution.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusInprogress &&
-				g.AutomationExecution.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusPending {
-				return g
-			}
-			time.Sleep(400 * time.Millisecond) // GetAutomationExecution: 3 TPS
-		}
-		t.Fatal("execution did not finish")
-		return nil
+		return runAutomation(t, c, doc, params)
 	}
 	g := run("FleetDoctor-SetMetadataOptions", map[string][]string{"InstanceIds": {id}, "HttpTokens": {"required"},
 		"AutomationAssumeRole": {"arn:aws:iam::" + acctA + ":role/FleetDoctorAutomation"}})
@@ -526,3 +505,32 @@ type instantClock struct{}
 
 func (instantClock) Now() time.Time                                   { return time.Now() }
 func (instantClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
+// runAutomation starts doc through c, waiting out the 1 TPS start bucket,
+// and polls (within the 3 TPS budget) until the execution has ended.
+func runAutomation(t *testing.T, c *ssm.Client, doc string, params map[string][]string) *ssm.GetAutomationExecutionOutput {
+	t.Helper()
+	ctx := context.Background()
+	var out *ssm.StartAutomationExecutionOutput
+	var err error
+	for attempt := 0; attempt < 50; attempt++ { // 1 TPS: wait out the bucket
+		out, err = c.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{DocumentName: aws.String(doc), Parameters: params})
+		if apiCode(err) != "ThrottlingException" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		g, err := c.GetAutomationExecution(ctx, &ssm.GetAutomationExecutionInput{AutomationExecutionId: out.AutomationExecutionId})
+		if err == nil && g.AutomationExecution.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusInprogress &&
+			g.AutomationExecution.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusPending {
+			return g
+		}
+		time.Sleep(400 * time.Millisecond) // GetAutomationExecution: 3 TPS
+	}
+	t.Fatalf("execution of %s did not finish", doc)
+	return nil
+}
