@@ -119,6 +119,7 @@ func Audit(ctx context.Context, p awsapi.Provider, opts Options) (*Run, error) {
 		Summary:  Summarize(snap, res),
 		Findings: res.Findings,
 		Errors:   collectionErrors(snap),
+		Snapshot: snap,
 	}
 	if run.Findings == nil {
 		run.Findings = []checks.Finding{}

@@ -18,6 +18,9 @@ type Run struct {
 	// Errors are the collection failures behind the audit_incomplete
 	// findings, with their raw detail.
 	Errors []RunError `json:"errors"`
+	// Snapshot is what the audit collected, for callers that act on the
+	// findings (the remediation planner); it is not part of the document.
+	Snapshot *inventory.Snapshot `json:"-"`
 }
 
 // Info describes the run itself.

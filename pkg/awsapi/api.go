@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -31,6 +32,29 @@ type EC2API interface {
 type SSMAPI interface {
 	DescribeInstanceInformation(context.Context, *ssm.DescribeInstanceInformationInput, ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
 	GetServiceSetting(context.Context, *ssm.GetServiceSettingInput, ...func(*ssm.Options)) (*ssm.GetServiceSettingOutput, error)
+}
+
+// SSMActionsAPI is the part of Systems Manager fleetdoctor acts through:
+// Run Command (the diagnose and repair documents), Automation (the
+// remediation runbooks) and documents (installing fleetdoctor's own).
+type SSMActionsAPI interface {
+	SendCommand(context.Context, *ssm.SendCommandInput, ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
+	ListCommandInvocations(context.Context, *ssm.ListCommandInvocationsInput, ...func(*ssm.Options)) (*ssm.ListCommandInvocationsOutput, error)
+	GetCommandInvocation(context.Context, *ssm.GetCommandInvocationInput, ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
+	StartAutomationExecution(context.Context, *ssm.StartAutomationExecutionInput, ...func(*ssm.Options)) (*ssm.StartAutomationExecutionOutput, error)
+	GetAutomationExecution(context.Context, *ssm.GetAutomationExecutionInput, ...func(*ssm.Options)) (*ssm.GetAutomationExecutionOutput, error)
+	DescribeDocument(context.Context, *ssm.DescribeDocumentInput, ...func(*ssm.Options)) (*ssm.DescribeDocumentOutput, error)
+	CreateDocument(context.Context, *ssm.CreateDocumentInput, ...func(*ssm.Options)) (*ssm.CreateDocumentOutput, error)
+	UpdateDocument(context.Context, *ssm.UpdateDocumentInput, ...func(*ssm.Options)) (*ssm.UpdateDocumentOutput, error)
+	UpdateDocumentDefaultVersion(context.Context, *ssm.UpdateDocumentDefaultVersionInput, ...func(*ssm.Options)) (*ssm.UpdateDocumentDefaultVersionOutput, error)
+}
+
+// S3API is the part of S3 fleetdoctor uses: command output, the journal
+// and reports.
+type S3API interface {
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // IAMAPI is the part of IAM fleetdoctor reads.
@@ -60,6 +84,8 @@ type CloudWatchAPI interface {
 var (
 	_ EC2API        = (*ec2.Client)(nil)
 	_ SSMAPI        = (*ssm.Client)(nil)
+	_ SSMActionsAPI = (*ssm.Client)(nil)
+	_ S3API         = (*s3.Client)(nil)
 	_ IAMAPI        = (*iam.Client)(nil)
 	_ STSAPI        = (*sts.Client)(nil)
 	_ CloudWatchAPI = (*cloudwatch.Client)(nil)
@@ -71,6 +97,10 @@ type Clients struct {
 	SSM        SSMAPI
 	IAM        IAMAPI
 	CloudWatch CloudWatchAPI
+	// SSMActions and S3 are set by AWSProvider; the audit does not use
+	// them, and test fakes of the read APIs may leave them nil.
+	SSMActions SSMActionsAPI
+	S3         S3API
 }
 
 // Identity is who the base credentials belong to.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -209,11 +210,16 @@ func (p *AWSProvider) Clients(ctx context.Context, account, region string) (*Cli
 	cfg.Region = region
 	cfg.Credentials = creds
 	cfg.APIOptions = append(cfg.APIOptions[:len(cfg.APIOptions):len(cfg.APIOptions)], p.pace.apiOption(account, region))
+	ssmClient := ssm.NewFromConfig(cfg)
 	c := &Clients{
 		EC2:        ec2.NewFromConfig(cfg),
-		SSM:        ssm.NewFromConfig(cfg),
+		SSM:        ssmClient,
 		IAM:        iam.NewFromConfig(cfg),
 		CloudWatch: cloudwatch.NewFromConfig(cfg),
+		SSMActions: ssmClient,
+		// A custom endpoint (AWS_ENDPOINT_URL, an emulator) seldom serves
+		// virtual-hosted buckets: address buckets by path there.
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = cfg.BaseEndpoint != nil }),
 	}
 	p.clients[key] = c
 	return c, nil
