@@ -35,6 +35,8 @@ type Paces map[string]Pace
 //   - EC2 non-mutating: published 100 burst / 20 per s; mutating actions
 //     ModifyInstanceMetadataOptions and AssociateIamInstanceProfile 100 / 5.
 //   - CloudWatch GetMetricData: published 50 per s.
+//   - SSM StartAutomationExecution 1 per s, GetAutomationExecution 3 per s
+//     (published).
 //   - SSM, IAM: unpublished; 20 per s (SSM, per account-region) and 10 per
 //     s (IAM, per account) are the assumptions the sandbox models too.
 func DefaultPaces() Paces {
@@ -44,6 +46,8 @@ func DefaultPaces() Paces {
 		"ec2:ModifyInstanceMetadataOptions": {Rate: 5, Burst: 50},
 		"ec2:AssociateIamInstanceProfile":   {Rate: 5, Burst: 50},
 		"ssm:*":                             {Rate: 20, Burst: 30},
+		"ssm:StartAutomationExecution":      {Rate: 1, Burst: 1},
+		"ssm:GetAutomationExecution":        {Rate: 3, Burst: 3},
 		"iam:*":                             {Rate: 10, Burst: 15},
 		"monitoring:GetMetricData":          {Rate: 50, Burst: 25},
 	}
