@@ -60,6 +60,7 @@ type Policy struct {
 
 // Remediation switches one remediation on or off.
 type Remediation struct {
+	// Enabled lets fix plan and apply the remediation.
 	Enabled bool `json:"enabled"`
 }
 
@@ -92,24 +93,35 @@ type HopLimitPolicy struct {
 
 // Caps bound the changes of one run.
 type Caps struct {
-	PerRun     int `json:"perRun"`
+	// PerRun is the most changes one run makes, all accounts together (50).
+	PerRun int `json:"perRun"`
+	// PerAccount is the most changes one run makes in one account (25).
 	PerAccount int `json:"perAccount"`
 }
 
 // Waves shape the rollout: a canary wave of Canary changes, then waves
 // Growth times larger, never above Max changes.
 type Waves struct {
+	// Canary is the size of the first wave (5).
 	Canary int `json:"canary"`
+	// Growth is the factor by which each later wave grows (4).
 	Growth int `json:"growth"`
-	Max    int `json:"max"`
+	// Max is the largest wave (100).
+	Max int `json:"max"`
 }
 
 // Exemption exempts one instance.
 type Exemption struct {
-	InstanceID string    `json:"instanceId"`
-	Owner      string    `json:"owner"`
-	Expires    time.Time `json:"expires"`
-	Reason     string    `json:"reason,omitempty"`
+	// InstanceID is the exempt instance.
+	InstanceID string `json:"instanceId"`
+	// Owner answers for the exemption (a team or an address).
+	Owner string `json:"owner"`
+	// Expires is the last moment the exemption was granted for; a date
+	// covers its whole day (UTC). Expired exemptions are reported, and
+	// still honoured until renewed or removed.
+	Expires time.Time `json:"expires"`
+	// Reason says why, for the report.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Enabled reports whether remediation id is enabled.
