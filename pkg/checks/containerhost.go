@@ -132,3 +132,38 @@ func (s *Scope) irsaOnlyCluster(name string) bool {
 	}
 	return s.irsaOnly[name]
 }
+
+// ContainerHost kinds as ContainerHostOf reports them.
+const (
+	ContainerHostDocker = hostDocker
+	ContainerHostECS    = hostECS
+	ContainerHostEKS    = hostEKS
+	ContainerHostNested = hostNested
+)
+
+// ContainerHost is what an instance's tags say it hosts, as the
+// imds_hop_limit_too_low_for_containers check sees it.
+type ContainerHost struct {
+	// Kind is ContainerHostDocker, ContainerHostECS, ContainerHostEKS or
+	// ContainerHostNested; empty when the instance is not a container host.
+	Kind string
+	// Cluster is the EKS cluster a tag names; empty when none does.
+	Cluster string
+	// Declared is true when DeclareContainerHostTag decided the kind.
+	Declared bool
+	// HopsNeeded is the IMDS hop limit the host's containers need: 2, or 3
+	// for nested containers; 0 when the instance is not a container host.
+	HopsNeeded int32
+}
+
+// ContainerHostOf reads the container-host signals (EKS, Karpenter and ECS
+// tags, DeclareContainerHostTag) from the instance's tags, exactly as the
+// checks do, so the remediation planner gates on the same verdict.
+func ContainerHostOf(in *inventory.Instance) ContainerHost {
+	h := containerHostOf(in)
+	out := ContainerHost{Kind: h.kind, Cluster: h.cluster, Declared: h.declared}
+	if h.kind != "" {
+		out.HopsNeeded = h.hopsNeeded()
+	}
+	return out
+}
