@@ -48,6 +48,10 @@ type auditPlan struct {
 	quiet  bool
 	// sandbox is the embedded sandbox scenario to audit ("" = AWS).
 	sandbox string
+	// afterAudit, when set, runs on the audited run before it is rendered
+	// (`diagnose` adds the host findings there); its error is returned
+	// as is.
+	afterAudit func(ctx context.Context, prov awsapi.Provider, run *audit.Run) error
 }
 
 func newAuditCmd(d deps) *cobra.Command {
@@ -307,6 +311,11 @@ func runAudit(ctx context.Context, d deps, p *auditPlan) error {
 	}
 	if err != nil {
 		return accessError(ctx, err)
+	}
+	if p.afterAudit != nil {
+		if err := p.afterAudit(ctx, prov, run); err != nil {
+			return err
+		}
 	}
 
 	if err := report.Render(out, run, p.format, report.TableOptions{}); err != nil {

@@ -15,6 +15,26 @@ const (
 	RepairDocumentName   = "FleetDoctor-RepairHost"
 )
 
+// Results of running the diagnose document rather than checks the document
+// runs: they are in the catalogue (so reports and `fleetdoctor checks` know
+// them) but not in CheckIDs, which lists what a host's report carries.
+const (
+	// CheckNotDiagnosable: the instance could not be sent the diagnose
+	// document (agent not Online, not registered with SSM, instance not
+	// running, platform the document does not cover).
+	CheckNotDiagnosable = "host_not_diagnosable"
+	// CheckDiagnosisFailed: the document was sent but gave no usable
+	// report (the invocation failed or timed out, or its output does not
+	// parse).
+	CheckDiagnosisFailed = "host_diagnosis_failed"
+)
+
+// OrchestrationCheckIDs returns the catalogue's ids that are not host
+// report checks, in catalogue order.
+func OrchestrationCheckIDs() []string {
+	return []string{CheckNotDiagnosable, CheckDiagnosisFailed}
+}
+
 // catalogue describes each host check (DESIGN §4): what failing means and
 // how it is fixed. The checks run on the host, so Needs is empty: their
 // source is the diagnose document's report.
@@ -49,6 +69,12 @@ var catalogue = []checks.Meta{
 	{ID: CheckContainerRuntime, Title: "Container runtimes on the host", Severity: checks.Info,
 		Risk:        "informational: evidence for imds_hop_limit_too_low_for_containers",
 		Remediation: checks.Remediation{Manual: "none: this check only records which runtimes are present"}},
+	{ID: CheckNotDiagnosable, Title: "Instance not diagnosable on the host", Severity: checks.Medium,
+		Risk:        "the on-host checks could not run, so firewall, proxy, route and agent problems on this instance stay unseen; its API-side findings say why the agent is unreachable",
+		Remediation: checks.Remediation{Manual: "bring the SSM agent back Online (see the instance's ssm_* and imds_* findings), then run fleetdoctor diagnose again"}},
+	{ID: CheckDiagnosisFailed, Title: "On-host diagnosis gave no usable report", Severity: checks.Medium,
+		Risk:        "the diagnose document failed, timed out or printed something that is not a report, so the on-host checks are unknown for this instance",
+		Remediation: checks.Remediation{Manual: "read the invocation's output (the finding names the command id) and run fleetdoctor diagnose again"}},
 }
 
 func init() {

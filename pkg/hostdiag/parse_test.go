@@ -162,8 +162,8 @@ func TestFindings(t *testing.T) {
 			t.Errorf("%s is both an API-side and a host check", m.ID)
 		}
 	}
-	if len(Catalogue()) != len(CheckIDs()) {
-		t.Errorf("catalogue has %d entries for %d check ids", len(Catalogue()), len(CheckIDs()))
+	if len(Catalogue()) != len(CheckIDs())+len(OrchestrationCheckIDs()) {
+		t.Errorf("catalogue has %d entries for %d check ids and %d orchestration ids", len(Catalogue()), len(CheckIDs()), len(OrchestrationCheckIDs()))
 	}
 }
 

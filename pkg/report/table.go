@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetdoctor/fleetdoctor/pkg/audit"
 	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
+	"github.com/fleetdoctor/fleetdoctor/pkg/hostdiag"
 )
 
 // DefaultMaxResources is how many resources a table group lists before
@@ -78,6 +79,13 @@ func groupFindings(run *audit.Run) []*group {
 	order := map[string]int{}
 	for i, c := range checks.Catalogue() {
 		order[c.ID] = i
+	}
+	// Host checks (merged in by `fleetdoctor diagnose`) follow the
+	// API-side catalogue, in their own catalogue order.
+	for _, m := range hostdiag.Catalogue() {
+		if _, ok := order[m.ID]; !ok {
+			order[m.ID] = len(order)
+		}
 	}
 	type key struct {
 		check    string

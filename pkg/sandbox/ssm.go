@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"maps"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,7 +18,7 @@ import (
 )
 
 func (s *Sandbox) ssmRoutes() map[string]handler {
-	return map[string]handler{
+	routes := map[string]handler{
 		"DescribeInstanceInformation": op(func(c *call, in *ssm.DescribeInstanceInformationInput) (*ssm.DescribeInstanceInformationOutput, error) {
 			st := s.state(c.account, c.region)
 			s.mu.RLock()
@@ -40,6 +41,8 @@ func (s *Sandbox) ssmRoutes() map[string]handler {
 			return s.state(c.account, c.region).automation.GetAutomationExecution(c.ctx, in)
 		}),
 	}
+	maps.Copy(routes, s.documentRoutes()) // CreateDocument, UpdateDocument, ... (documents.go)
+	return routes
 }
 
 func (s *Sandbox) getServiceSetting(c *call, in *ssm.GetServiceSettingInput) (*ssm.GetServiceSettingOutput, error) {
