@@ -52,6 +52,9 @@ type auditPlan struct {
 	// (`diagnose` adds the host findings there); its error is returned
 	// as is.
 	afterAudit func(ctx context.Context, prov awsapi.Provider, run *audit.Run) error
+	// render, when set, writes the output instead of the audit report
+	// (`fix` prints its plan there).
+	render func(w io.Writer, run *audit.Run) error
 }
 
 func newAuditCmd(d deps) *cobra.Command {
@@ -318,7 +321,11 @@ func runAudit(ctx context.Context, d deps, p *auditPlan) error {
 		}
 	}
 
-	if err := report.Render(out, run, p.format, report.TableOptions{}); err != nil {
+	if p.render != nil {
+		if err := p.render(out, run); err != nil {
+			return err
+		}
+	} else if err := report.Render(out, run, p.format, report.TableOptions{}); err != nil {
 		return usageError("writing the %s output: %v", p.format, err)
 	}
 	if file != nil {

@@ -154,7 +154,7 @@ Exit codes:
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetOut(d.stdout)
 	root.SetErr(d.stderr)
-	root.AddCommand(newAuditCmd(d), newChecksCmd(d), newSandboxCmd(d), newPolicyCmd(d), newDiagnoseCmd(d), newDocumentsCmd(d))
+	root.AddCommand(newAuditCmd(d), newChecksCmd(d), newSandboxCmd(d), newPolicyCmd(d), newDiagnoseCmd(d), newDocumentsCmd(d), newFixCmd(d), newRollbackCmd(d))
 	return root
 }
 

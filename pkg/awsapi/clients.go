@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -94,6 +97,12 @@ func NewProvider(ctx context.Context, opts Options) (*AWSProvider, error) {
 		cfg.RetryMaxAttempts = opts.MaxAttempts
 	case cfg.RetryMaxAttempts == 0:
 		cfg.RetryMaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = awshttp.NewBuildableClient()
+	}
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		cfg.HTTPClient = &http.Client{Transport: HideBodyWriteTo(bc.GetTransport()), Timeout: bc.GetTimeout()}
 	}
 	if cfg.Credentials == nil {
 		return nil, &CredentialsError{Err: errors.New("no credential provider configured")}
@@ -223,6 +232,25 @@ func (p *AWSProvider) Clients(ctx context.Context, account, region string) (*Cli
 	}
 	p.clients[key] = c
 	return c, nil
+}
+
+// HideBodyWriteTo wraps next so that net/http does not see the request
+// body's WriteTo. smithy-go closes a request body as soon as the round trip
+// returns; on a fast answer net/http can still be finishing its write, sees
+// the closed body's WriteTo fail, and closes the connection under the
+// response ("use of closed network connection", and the SDK's "failed to
+// discard remaining HTTP response body" warnings).
+func HideBodyWriteTo(next http.RoundTripper) http.RoundTripper { return hideBodyWriteTo{next} }
+
+type hideBodyWriteTo struct{ next http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (h hideBodyWriteTo) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r = r.Clone(r.Context())
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return h.next.RoundTrip(r)
 }
 
 // partitionOf reads the partition out of an ARN ("arn:aws-cn:...").

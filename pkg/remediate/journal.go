@@ -44,6 +44,11 @@ type Entry struct {
 	// change.
 	ExecutionID string `json:"executionId,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// Token is the idempotency token (StartAutomationExecution's
+	// ClientToken) of the execution an intent belongs to: a resumed run
+	// sends the same token with the same instance ids, so SSM answers with
+	// the execution that may already have started instead of a second one.
+	Token string `json:"token,omitempty"`
 }
 
 // Journal is an append-only record of changes. Append must be durable

@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -223,25 +222,9 @@ func (s *Sandbox) Config(region string, maxAttempts int) aws.Config {
 		BaseEndpoint:     aws.String(s.URL()),
 		RetryMaxAttempts: maxAttempts,
 		RetryMode:        aws.RetryModeStandard,
-		HTTPClient:       &http.Client{Transport: hideBodyWriteTo{http.DefaultTransport}},
+		HTTPClient:       &http.Client{Transport: awsapi.HideBodyWriteTo(http.DefaultTransport)},
 	}
 	return cfg
-}
-
-// hideBodyWriteTo hides the request body's WriteTo from net/http. smithy-go
-// closes a request body as soon as the round trip returns; on a fast
-// loopback answer net/http can still be finishing its write, sees the
-// closed body's WriteTo fail, and closes the connection under the response
-// ("use of closed network connection", about 2% of large answers).
-type hideBodyWriteTo struct{ next http.RoundTripper }
-
-// RoundTrip implements http.RoundTripper.
-func (h hideBodyWriteTo) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r = r.Clone(r.Context())
-		r.Body = struct{ io.ReadCloser }{r.Body}
-	}
-	return h.next.RoundTrip(r)
 }
 
 // Provider returns an awsapi provider that audits this sandbox over HTTP

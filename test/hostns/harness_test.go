@@ -39,9 +39,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"gopkg.in/yaml.v3"
 
-	"github.com/fleetdoctor/fleetdoctor/documents"
 	"github.com/fleetdoctor/fleetdoctor/pkg/hostdiag"
 )
 
@@ -559,28 +557,11 @@ func (h *nsHost) start(script string, env []string) (wait func() (runResult, err
 // joined with "\n", as the agent writes them to _script.sh).
 func linuxScript(t *testing.T, document, step string) string {
 	t.Helper()
-	b, err := documents.Read(document)
+	script, err := stepScript(document, step)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		MainSteps []struct {
-			Name   string `yaml:"name"`
-			Inputs struct {
-				RunCommand []string `yaml:"runCommand"`
-			} `yaml:"inputs"`
-		} `yaml:"mainSteps"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("%s: %v", document, err)
-	}
-	for _, s := range doc.MainSteps {
-		if s.Name == step {
-			return strings.Join(s.Inputs.RunCommand, "\n")
-		}
-	}
-	t.Fatalf("%s has no step %s", document, step)
-	return ""
+	return script
 }
 
 // diagnoseScript is the diagnose document's Linux script.
