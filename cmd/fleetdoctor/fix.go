@@ -247,11 +247,36 @@ func writeResult(w io.Writer, res *remediate.Result) {
 	if res.Stopped {
 		fmt.Fprintf(w, "Stopped: %s\n", report.TerminalSafe(res.StopReason, 500))
 	}
+	// Changes that did not go through, grouped by what happened to them.
+	type group struct {
+		outcome, remediation, why string
+		where                     []string
+	}
+	var groups []*group
+	byKey := map[string]*group{}
 	for _, c := range res.Changes {
 		switch c.Outcome {
 		case remediate.OutcomeFailed, remediate.OutcomeUnverified, remediate.OutcomeNotRollbackable:
-			fmt.Fprintf(w, "  %s %s %s %s: %s: %s\n", c.Account, c.Region, c.Resource, c.Remediation, c.Outcome, report.TerminalSafe(c.Error, 300))
+		default:
+			continue
 		}
+		key := c.Outcome + "|" + c.Remediation + "|" + c.Error
+		g := byKey[key]
+		if g == nil {
+			g = &group{outcome: c.Outcome, remediation: c.Remediation, why: c.Error}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.where = append(g.where, c.Account+"/"+c.Region+" "+c.Resource)
+	}
+	for _, g := range groups {
+		fmt.Fprintf(w, "  %d %s %s: %s\n", len(g.where), g.remediation, g.outcome, report.TerminalSafe(g.why, 300))
+		shown := g.where[:min(len(g.where), 5)]
+		more := ""
+		if n := len(g.where) - len(shown); n > 0 {
+			more = fmt.Sprintf(" … and %d more", n)
+		}
+		fmt.Fprintf(w, "    %s%s\n", report.TerminalSafe(strings.Join(shown, ", "), 600), more)
 	}
 }
 
