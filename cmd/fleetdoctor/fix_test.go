@@ -131,3 +131,44 @@ func countFindings(run *audit.Run, check string) int {
 	}
 	return n
 }
+
+// A plan that covers an account the audit role cannot enter is not
+// applied at all: the error names the account and nothing changes.
+func TestFixApplyRefusesAnUnreachableAccount(t *testing.T) {
+	w, err := scenario.Load("demo", scenario.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{World: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	h := newHarness()
+	h.wrap = func(awsapi.Provider) awsapi.Provider { return sb.Provider(w.Regions[0]) }
+	const stranger = "999999999999" // not a scenario account: AssumeRole is denied
+	pol := writePolicy(t, "version: 1\nremediations:\n  imds_enable_endpoint: {enabled: true}\n")
+	journal := filepath.Join(t.TempDir(), "journal")
+	code := h.run(t, "fix", "--policy", pol, "--apply", "--journal", journal, "-q",
+		"--accounts", w.Accounts[0]+","+stranger, "--regions", w.Regions[0], "--role-name", w.AuditRole)
+	if code != exitAWS || !strings.Contains(h.stderr.String(), stranger) {
+		t.Errorf("exit %d, stderr %q; want exit %d naming %s", code, h.stderr.String(), exitAWS, stranger)
+	}
+	if n := sb.Stats()["ec2:ModifyInstanceMetadataOptions"].Calls + sb.Stats()["ssm:StartAutomationExecution"].Calls; n != 0 {
+		t.Errorf("%d changing calls for a plan that should not be applied", n)
+	}
+	if _, err := os.Stat(journal); err == nil {
+		t.Error("a journal was written for a plan that was not applied")
+	}
+}
+
+// The README's walk-through policy stays valid.
+func TestSandboxPolicyExampleValidates(t *testing.T) {
+	h := newHarness()
+	if code := h.run(t, "policy", "validate", "../../examples/sandbox-policy.yaml"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, h.stderr.String())
+	}
+}
