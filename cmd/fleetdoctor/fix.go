@@ -126,11 +126,9 @@ When the policy enables an on-host repair, the hosts are diagnosed first
 					return usageError("--journal: %v", err)
 				}
 				defer j.Close()
-				ex := remediate.NewExecutor(prov, j, remediate.ExecOptions{
-					Canary: pol.Waves.Canary, Growth: pol.Waves.Growth, Max: pol.Waves.Max,
-					MaxErrors:            pol.MaxErrorsFor(rp.Changes()),
-					AutomationAssumeRole: ff.automationRole,
-				})
+				xo := remediate.PolicyOptions(pol, rp.Changes())
+				xo.AutomationAssumeRole = ff.automationRole
+				ex := remediate.NewExecutor(prov, j, xo)
 				res, err = ex.Apply(ctx, rp)
 				if err != nil {
 					return accessError(ctx, err)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/fleetdoctor/fleetdoctor/documents"
 	"github.com/fleetdoctor/fleetdoctor/pkg/awsapi"
+	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
 	"github.com/fleetdoctor/fleetdoctor/pkg/inventory"
 	"github.com/fleetdoctor/fleetdoctor/pkg/policy"
 )
@@ -80,6 +81,15 @@ type ExecOptions struct {
 	// MaxInFlight bounds running executions (or commands) per
 	// account-region (default and at most 25).
 	MaxInFlight int
+	// BucketInFlight bounds, per account-region, the running executions of
+	// the instance runbooks whose every iteration draws from a 5/s EC2
+	// bucket (SetMetadataOptions: ModifyInstanceMetadataOptions;
+	// AttachInstanceProfile: AssociateIamInstanceProfile). Default 5: five
+	// loops already keep the bucket busy, and more only queue on it — with
+	// 25 (measured at 10,000 instances) Automation's throttling backoff
+	// starves some calls past their step's 60 s timeout, which fails the
+	// execution.
+	BucketInFlight int
 	// PollInterval is how often one execution or command is polled
 	// (default 5 s); the provider paces GetAutomationExecution to 3/s.
 	PollInterval time.Duration
@@ -115,6 +125,10 @@ func (o ExecOptions) withDefaults() ExecOptions {
 	if o.MaxInFlight <= 0 || o.MaxInFlight > MaxInFlight {
 		o.MaxInFlight = MaxInFlight
 	}
+	if o.BucketInFlight <= 0 {
+		o.BucketInFlight = 5
+	}
+	o.BucketInFlight = min(o.BucketInFlight, o.MaxInFlight)
 	if o.PollInterval <= 0 {
 		o.PollInterval = 5 * time.Second
 	}
@@ -643,6 +657,7 @@ func (r *run) wave(ctx context.Context, cl *awsapi.Clients, wave []*job) {
 
 	chunks := r.chunks(run)
 	sem := make(chan struct{}, r.o.MaxInFlight)
+	bucketSem := make(chan struct{}, r.o.BucketInFlight)
 	var wg sync.WaitGroup
 	if len(atAfter) > 0 {
 		wg.Add(1)
@@ -652,9 +667,18 @@ func (r *run) wave(ctx context.Context, cl *awsapi.Clients, wave []*job) {
 		}()
 	}
 	for _, ch := range chunks {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		bucket := ch.kind == kindInstance && bucketDocs[ch.document]
+		if bucket {
+			select {
+			case bucketSem <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() == nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
 		}
 		if ctx.Err() != nil {
 			break
@@ -662,12 +686,21 @@ func (r *run) wave(ctx context.Context, cl *awsapi.Clients, wave []*job) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer func() {
+				<-sem
+				if bucket {
+					<-bucketSem
+				}
+			}()
 			r.runChunk(ctx, cl, ch)
 		}()
 	}
 	wg.Wait()
 }
+
+// bucketDocs are the instance runbooks whose iterations draw from a 5/s
+// EC2 bucket (see ExecOptions.BucketInFlight).
+var bucketDocs = map[string]bool{checks.DocSetMetadataOptions: true, checks.DocAttachInstanceProfile: true}
 
 // chunks groups the changes to make into executions: a resumed change
 // goes with the others of its journaled token (same ids, same token); new
