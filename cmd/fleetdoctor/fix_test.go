@@ -53,20 +53,7 @@ func TestFixRejectsBadInput(t *testing.T) {
 // instances and journals them; the rollback puts the before-values back;
 // a second rollback changes nothing.
 func TestFixPlanApplyRollback(t *testing.T) {
-	w, err := scenario.Load("demo", scenario.Params{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := sandbox.New(sandbox.Options{World: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	h := newHarness()
-	h.wrap = func(awsapi.Provider) awsapi.Provider { return sb.Provider(w.Regions[0]) }
+	sb, w, h := serveDemo(t)
 	scope := []string{"--accounts", w.Accounts[0], "--regions", w.Regions[0], "--role-name", w.AuditRole, "-q"}
 	pol := writePolicy(t, "version: 1\nremediations:\n  imds_enable_endpoint: {enabled: true}\n")
 	journal := t.TempDir()
@@ -135,20 +122,7 @@ func countFindings(run *audit.Run, check string) int {
 // A plan that covers an account the audit role cannot enter is not
 // applied at all: the error names the account and nothing changes.
 func TestFixApplyRefusesAnUnreachableAccount(t *testing.T) {
-	w, err := scenario.Load("demo", scenario.Params{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := sandbox.New(sandbox.Options{World: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	h := newHarness()
-	h.wrap = func(awsapi.Provider) awsapi.Provider { return sb.Provider(w.Regions[0]) }
+	sb, w, h := serveDemo(t)
 	const stranger = "999999999999" // not a scenario account: AssumeRole is denied
 	pol := writePolicy(t, "version: 1\nremediations:\n  imds_enable_endpoint: {enabled: true}\n")
 	journal := filepath.Join(t.TempDir(), "journal")
@@ -171,4 +145,25 @@ func TestSandboxPolicyExampleValidates(t *testing.T) {
 	if code := h.run(t, "policy", "validate", "../../examples/sandbox-policy.yaml"); code != exitOK {
 		t.Fatalf("exit %d: %s", code, h.stderr.String())
 	}
+}
+
+// serveDemo serves the demo scenario on loopback, as 'sandbox serve' does,
+// and returns a harness whose provider reaches it over HTTP.
+func serveDemo(t *testing.T) (*sandbox.Sandbox, *scenario.World, *harness) {
+	t.Helper()
+	w, err := scenario.Load("demo", scenario.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{World: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	h := newHarness()
+	h.wrap = func(awsapi.Provider) awsapi.Provider { return sb.Provider(w.Regions[0]) }
+	return sb, w, h
 }

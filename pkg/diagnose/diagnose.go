@@ -13,6 +13,8 @@
 package diagnose
 
 import (
+	"github.com/fleetdoctor/fleetdoctor/internal/wait"
+
 	"cmp"
 	"context"
 	"errors"
@@ -203,24 +205,13 @@ func withDefaults(o Options) Options {
 		o.Concurrency = DefaultConcurrency
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = wait.Sleep
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
 	o.OutputPrefix = strings.Trim(o.OutputPrefix, "/")
 	return o
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // step is one of the diagnose document's steps.

@@ -1,6 +1,8 @@
 package remediate
 
 import (
+	"github.com/fleetdoctor/fleetdoctor/internal/wait"
+
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -972,7 +974,7 @@ func (r *run) automation(ctx context.Context, cl *awsapi.Clients, ch *chunk, ids
 			}
 			return x, nil
 		}
-		if err := sleepCtx(ctx, r.o.PollInterval); err != nil {
+		if err := wait.Sleep(ctx, r.o.PollInterval); err != nil {
 			return nil, err
 		}
 	}
@@ -1036,7 +1038,7 @@ func (r *run) runCommand(ctx context.Context, cl *awsapi.Clients, ch *chunk) []v
 		if done || time.Now().After(deadline) {
 			break
 		}
-		if err := sleepCtx(ctx, r.o.PollInterval); err != nil {
+		if err := wait.Sleep(ctx, r.o.PollInterval); err != nil {
 			return nil
 		}
 	}
@@ -1301,7 +1303,7 @@ func (r *run) verify(ctx context.Context, cl *awsapi.Clients, jobs []*job, execI
 			}
 			break
 		}
-		if sleepCtx(ctx, r.o.VerifyInterval) != nil {
+		if wait.Sleep(ctx, r.o.VerifyInterval) != nil {
 			return outs
 		}
 	}
@@ -1348,16 +1350,16 @@ func pick(m, keysOf map[string]string) map[string]string {
 // exhausted retry quota, network errors) with backoff; the SDK has
 // already retried each call.
 func (r *run) retry(ctx context.Context, f func() error) error {
-	wait := r.o.RetryBackoff
+	backoff := r.o.RetryBackoff
 	for attempt := 0; ; attempt++ {
 		err := f()
 		if err == nil || ctx.Err() != nil || !transient(err) || attempt >= 8 {
 			return err
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := wait.Sleep(ctx, backoff); err != nil {
 			return err
 		}
-		wait = min(2*wait, 16*r.o.RetryBackoff)
+		backoff = min(2*backoff, 16*r.o.RetryBackoff)
 	}
 }
 
@@ -1396,17 +1398,6 @@ func transientText(msg string) bool {
 		}
 	}
 	return false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func dedupe(ids []string) []string {

@@ -17,6 +17,8 @@
 package sandbox
 
 import (
+	"github.com/fleetdoctor/fleetdoctor/internal/wait"
+
 	"context"
 	"errors"
 	"fmt"
@@ -256,14 +258,5 @@ func (s *Sandbox) float() float64 {
 
 type realClock struct{}
 
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (realClock) Now() time.Time                                   { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return wait.Sleep(ctx, d) }
