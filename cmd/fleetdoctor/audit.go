@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +36,7 @@ type auditFlags struct {
 	regions, accounts, checks, irsaOnlyClusters []string
 	roleName, externalID, profile, sandbox      string
 	format, output, failOn, agentMinVersion     string
+	previous                                    string
 	concurrency                                 int
 	metricsWindow, registrationGrace            time.Duration
 	quiet                                       bool
@@ -48,6 +52,9 @@ type auditPlan struct {
 	quiet  bool
 	// sandbox is the embedded sandbox scenario to audit ("" = AWS).
 	sandbox string
+	// previous is the run read from --previous (nil without it); the
+	// output then reports the changes since it.
+	previous *audit.Run
 	// afterAudit, when set, runs on the audited run before it is rendered
 	// (`diagnose` adds the host findings there); its error is returned
 	// as is.
@@ -79,7 +86,12 @@ AWS_PROFILE, SSO, instance or task role).
 
 Output goes to stdout, or atomically to --output: table (the default) groups
 failing checks; json is the run document, which later runs and reports read;
-csv is one row per finding. Progress is drawn on stderr when it is a terminal,
+csv is one row per finding; emf is CloudWatch Embedded Metric Format, one JSON
+line per account-region and metric set (namespace FleetDoctor). With --previous
+FILE (a run document written earlier with --format json), the table adds what
+is new and what was resolved since, and the JSON gains a "changes" object; a
+finding in a region or check that could not be audited again is neither new
+nor resolved but "unknown". Progress is drawn on stderr when it is a terminal,
 never mixed into the output.
 
 Exit codes: 0 nothing at or above --fail-on; 1 a FAIL or ERROR finding at or
@@ -97,6 +109,9 @@ account could be audited.`,
 
   # The run document as JSON, written atomically
   fleetdoctor audit --format json --output run.json
+
+  # What changed since yesterday's run
+  fleetdoctor audit --previous yesterday.json
 
   # Two checks only, as CSV for a spreadsheet
   fleetdoctor audit --checks imds_endpoint_disabled,ssm_not_registered --format csv > findings.csv
@@ -133,8 +148,9 @@ func bindAuditFlags(fl *pflag.FlagSet) *auditFlags {
 	fl.StringVar(&f.roleName, "role-name", "", "role to assume in each audited account (needed for any account but the caller's)")
 	fl.StringVar(&f.externalID, "external-id", "", "external id to pass when assuming --role-name")
 	fl.StringVar(&f.profile, "profile", "", "shared config profile for the base credentials (default: AWS_PROFILE, then default)")
-	fl.StringVar(&f.format, "format", f.format, "output format: table, json or csv")
+	fl.StringVar(&f.format, "format", f.format, "output format: table, json, csv or emf (CloudWatch Embedded Metric Format)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the output to this file (atomically, mode 0600) instead of stdout")
+	fl.StringVar(&f.previous, "previous", "", "a run document written earlier with --format json: report what is new and what was resolved since")
 	fl.StringVar(&f.failOn, "fail-on", f.failOn, "exit 1 when a FAIL or ERROR finding is at or above this severity: critical, high, medium, low, info or none")
 	fl.Var(listFlag{&f.checks}, "checks", "check ids to run, comma-separated (default: all; see 'fleetdoctor checks')")
 	fl.IntVar(&f.concurrency, "concurrency", f.concurrency, "account-regions collected at once")
@@ -188,9 +204,17 @@ func (f *auditFlags) plan(changed func(string) bool) (*auditPlan, error) {
 	switch {
 	case report.Supported(p.format):
 	case slices.Contains(report.Planned, p.format):
-		return nil, usageError("--format: %s is not available yet (it arrives with the HTML and Security Hub reports); use table, json or csv", p.format)
+		return nil, usageError("--format: %s is not available yet (it arrives with the HTML and Security Hub reports); use table, json, csv or emf", p.format)
 	default:
-		return nil, usageError("--format: unknown format %q (want table, json or csv)", f.format)
+		return nil, usageError("--format: unknown format %q (want table, json, csv or emf)", f.format)
+	}
+
+	if changed("previous") || f.previous != "" {
+		prev, err := readPrevious(f.previous)
+		if err != nil {
+			return nil, usageError("--previous: %s", report.TerminalSafe(err.Error(), 500))
+		}
+		p.previous = prev
 	}
 
 	if !strings.EqualFold(f.failOn, "none") {
@@ -321,6 +345,11 @@ func runAudit(ctx context.Context, d deps, p *auditPlan) error {
 		}
 	}
 
+	if p.previous != nil {
+		ch := report.Diff(p.previous, run)
+		run.Changes = &ch
+	}
+
 	if p.render != nil {
 		if err := p.render(out, run); err != nil {
 			return err
@@ -394,4 +423,52 @@ func plural(n int, noun string) string {
 		return noun
 	}
 	return noun + "s"
+}
+
+// maxPreviousSize caps a --previous file: a run document of 100,000
+// findings is well under it.
+const maxPreviousSize = 64 << 20
+
+// readPrevious reads and strictly decodes a run document for --previous:
+// one JSON object with no unknown fields, at most maxPreviousSize bytes.
+func readPrevious(path string) (*audit.Run, error) {
+	if path == "" {
+		return nil, errors.New("empty file name")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if fi.IsDir() {
+		return nil, fmt.Errorf("%s is a directory", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxPreviousSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxPreviousSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB; is it a run document?", path, maxPreviousSize>>20)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var run audit.Run
+	if err := dec.Decode(&run); err != nil {
+		return nil, fmt.Errorf("%s is not a run document (write one with --format json): %v", path, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%s has more after the run document", path)
+	}
+	if run.Run.ID == "" || run.Run.StartedAt.IsZero() {
+		return nil, fmt.Errorf("%s is not a run document: no run id or start time", path)
+	}
+	for i := range run.Findings {
+		fd := &run.Findings[i]
+		if fd.Check == "" || fd.Status == "" {
+			return nil, fmt.Errorf("%s: finding %d has no check or status", path, i+1)
+		}
+	}
+	return &run, nil
 }

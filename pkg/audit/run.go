@@ -18,6 +18,9 @@ type Run struct {
 	// Errors are the collection failures behind the audit_incomplete
 	// findings, with their raw detail.
 	Errors []RunError `json:"errors"`
+	// Changes compares the run with a previous one (`audit --previous`);
+	// nil when there was nothing to compare with.
+	Changes *Changes `json:"changes,omitempty"`
 	// Snapshot is what the audit collected, for callers that act on the
 	// findings (the remediation planner); it is not part of the document.
 	Snapshot *inventory.Snapshot `json:"-"`
@@ -73,4 +76,40 @@ type RunError struct {
 	Account string `json:"account"`
 	Region  string `json:"region,omitempty"`
 	inventory.CollectError
+}
+
+// Changes is what changed between a previous run and this one, over FAIL
+// and ERROR findings keyed by (check, account, region, resource). The
+// lists are in catalogue order, then account, region and resource.
+type Changes struct {
+	// PreviousRunID is the id of the run compared with ("" when there was
+	// none and every finding is new).
+	PreviousRunID string `json:"previousRunId"`
+	// PreviousStartedAt is when the previous run started.
+	PreviousStartedAt time.Time     `json:"previousStartedAt,omitzero"`
+	Summary           ChangeSummary `json:"summary"`
+	// New findings were not in the previous run.
+	New []checks.Finding `json:"new"`
+	// Resolved findings were in the previous run and are gone from an
+	// account-region and check that this run did evaluate.
+	Resolved []checks.Finding `json:"resolved"`
+	// Unknown findings were in the previous run but this run could not
+	// tell whether they still hold: their account, region or check was
+	// not audited this time, or could not be collected (audit_incomplete).
+	Unknown []checks.Finding `json:"unknown"`
+	// Unchanged findings are in both runs; they are this run's findings,
+	// so the document counts them in Summary instead of repeating them.
+	Unchanged []checks.Finding `json:"-"`
+}
+
+// ChangeSummary counts Changes.
+type ChangeSummary struct {
+	New       int `json:"new"`
+	Resolved  int `json:"resolved"`
+	Unchanged int `json:"unchanged"`
+	Unknown   int `json:"unknown"`
+	// NewBySeverity and ResolvedBySeverity count New and Resolved per
+	// severity.
+	NewBySeverity      map[checks.Severity]int `json:"newBySeverity"`
+	ResolvedBySeverity map[checks.Severity]int `json:"resolvedBySeverity"`
 }

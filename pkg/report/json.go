@@ -40,6 +40,17 @@ func normalized(run *audit.Run) *audit.Run {
 	out.Run.Scope.Accounts = orEmpty(out.Run.Scope.Accounts)
 	out.Run.Scope.Regions = orEmpty(out.Run.Scope.Regions)
 	out.Summary.Checks = orEmpty(out.Summary.Checks)
+	if out.Changes != nil {
+		ch := *out.Changes
+		ch.New, ch.Resolved, ch.Unknown = orEmpty(ch.New), orEmpty(ch.Resolved), orEmpty(ch.Unknown)
+		if ch.Summary.NewBySeverity == nil {
+			ch.Summary.NewBySeverity = map[checks.Severity]int{}
+		}
+		if ch.Summary.ResolvedBySeverity == nil {
+			ch.Summary.ResolvedBySeverity = map[checks.Severity]int{}
+		}
+		out.Changes = &ch
+	}
 	if out.Summary.ByStatus == nil {
 		out.Summary.ByStatus = map[checks.Status]int{}
 	}

@@ -1,6 +1,7 @@
 // Package report renders a run document (audit.Run) for people and programs:
-// a terminal table, the JSON run document itself, and CSV for spreadsheets,
-// plus the check catalogue. Renderers only write what they are given: no
+// a terminal table, the JSON run document itself, CSV for spreadsheets and
+// CloudWatch Embedded Metric Format lines, plus the check catalogue and the
+// changes since a previous run (Diff). Renderers only write what they are given: no
 // progress, no colour, nothing read from the environment.
 //
 // Findings carry text that an attacker can choose (instance tags, host
@@ -27,12 +28,14 @@ const (
 	FormatTable Format = "table"
 	FormatJSON  Format = "json"
 	FormatCSV   Format = "csv"
-	FormatHTML  Format = "html"
-	FormatASFF  Format = "asff"
+	// FormatEMF is CloudWatch Embedded Metric Format (see WriteEMF).
+	FormatEMF  Format = "emf"
+	FormatHTML Format = "html"
+	FormatASFF Format = "asff"
 )
 
 // Formats lists the formats Render supports.
-var Formats = []Format{FormatTable, FormatJSON, FormatCSV}
+var Formats = []Format{FormatTable, FormatJSON, FormatCSV, FormatEMF}
 
 // Planned lists formats that are part of the CLI surface (DESIGN §3) but
 // not rendered yet.
@@ -50,6 +53,8 @@ func Render(w io.Writer, run *audit.Run, f Format, opts TableOptions) error {
 		return JSON(w, run)
 	case FormatCSV:
 		return CSV(w, run)
+	case FormatEMF:
+		return WriteEMF(w, run, DefaultEMFNamespace)
 	}
-	return fmt.Errorf("format %q is not supported (want table, json or csv)", f)
+	return fmt.Errorf("format %q is not supported (want table, json, csv or emf)", f)
 }

@@ -67,6 +67,7 @@ func Table(w io.Writer, run *audit.Run, opts TableOptions) error {
 			return err
 		}
 	}
+	writeChanges(bw, run.Changes, DefaultMaxChanges)
 	fmt.Fprintln(bw)
 	fmt.Fprintln(bw, SummaryLine(run))
 	return bw.Flush()

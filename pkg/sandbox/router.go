@@ -33,6 +33,7 @@ const (
 	protoQuery
 	protoJSON
 	protoCBOR
+	protoRESTJSON // restJson1 (Security Hub): the operation is in the method and path
 )
 
 // xmlns of the awsquery services.
@@ -109,7 +110,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveS3(w, r, known)
 		return
 	}
-	if _, supported := queryNamespace[service]; !supported && service != "ec2" && service != "ssm" {
+	if _, supported := queryNamespace[service]; !supported && service != "ec2" && service != "ssm" && service != "securityhub" {
 		s.writeError(w, protoQuery, service, reqID, apiError("UnrecognizedClientException", "The sandbox does not serve the %q service", service))
 		return
 	}
@@ -228,8 +229,8 @@ func accessDenied(c *call, role string) error {
 	if c.service == "ec2" {
 		return &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "You are not authorized to perform this operation. User: " + c.principal.ARN + " is not authorized to perform: ec2:" + c.op, Fault: smithy.FaultClient}
 	}
-	if c.service == "ssm" {
-		return &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User: " + c.principal.ARN + " is not authorized to perform: ssm:" + c.op, Fault: smithy.FaultClient}
+	if c.service == "ssm" || c.service == "securityhub" {
+		return &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User: " + c.principal.ARN + " is not authorized to perform: " + c.service + ":" + c.op, Fault: smithy.FaultClient}
 	}
 	resource := "*"
 	if role != "" {
@@ -246,6 +247,8 @@ func throttleError(service string) error {
 		return &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
 	case "sns":
 		return &smithy.GenericAPIError{Code: "Throttled", Message: "Rate exceeded", Fault: smithy.FaultClient}
+	case "securityhub":
+		return &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "Rate exceeded", Fault: smithy.FaultClient}
 	default:
 		return &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded", Fault: smithy.FaultClient}
 	}
@@ -261,6 +264,8 @@ func internalCode(service string) string {
 		return "ServiceFailure"
 	case "monitoring":
 		return "InternalServiceError"
+	case "securityhub":
+		return "InternalException"
 	default:
 		return "InternalFailure"
 	}
@@ -274,6 +279,8 @@ func invalidCode(service string) string {
 		return "ValidationException"
 	case "sns":
 		return "InvalidParameter"
+	case "securityhub":
+		return "InvalidInputException"
 	default:
 		return "InvalidInput"
 	}
@@ -299,7 +306,7 @@ func invalidTokenCode(service string) string {
 
 func unknownOpCode(p protocol) string {
 	switch p {
-	case protoJSON, protoCBOR:
+	case protoJSON, protoCBOR, protoRESTJSON:
 		return "UnknownOperationException"
 	default:
 		return "InvalidAction"
@@ -329,6 +336,8 @@ func protocolOf(service string, r *http.Request) protocol {
 		return protoEC2
 	case service == "ssm":
 		return protoJSON
+	case service == "securityhub":
+		return protoRESTJSON
 	case service == "monitoring" && r.Header.Get("Smithy-Protocol") == "rpc-v2-cbor":
 		return protoCBOR
 	default:
@@ -344,6 +353,12 @@ func operationOf(p protocol, r *http.Request, body []byte) (string, url.Values, 
 		_, name, ok := strings.Cut(target, ".")
 		if !ok || name == "" {
 			return "", nil, apiError("UnknownOperationException", "Missing or malformed X-Amz-Target header %q", target)
+		}
+		return name, nil, nil
+	case protoRESTJSON:
+		name, ok := restJSONOps[r.Method+" "+r.URL.Path]
+		if !ok {
+			return "", nil, apiError("UnknownOperationException", "No operation at %s %s", r.Method, r.URL.Path)
 		}
 		return name, nil, nil
 	case protoCBOR:
@@ -374,7 +389,7 @@ func decode(p protocol, body []byte, form url.Values, in any) error {
 		return wire.DecodeQuery(wire.EC2Query, form, in)
 	case protoQuery:
 		return wire.DecodeQuery(wire.AWSQuery, form, in)
-	case protoJSON:
+	case protoJSON, protoRESTJSON:
 		return wire.DecodeJSON(body, in)
 	default:
 		return wire.DecodeCBOR(body, in)
@@ -396,6 +411,9 @@ func (s *Sandbox) writeOK(w http.ResponseWriter, p protocol, op, service, reqID 
 	case protoJSON:
 		b, err = wire.EncodeJSON(out)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	case protoRESTJSON:
+		b, err = wire.EncodeJSON(out)
+		w.Header().Set("Content-Type", "application/json")
 	default:
 		b, err = wire.EncodeCBOR(out)
 		w.Header().Set("Content-Type", "application/cbor")
@@ -429,6 +447,10 @@ func (s *Sandbox) writeError(w http.ResponseWriter, p protocol, service, reqID s
 		b = wire.EncodeJSONError(code, msg)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-ErrorType", code)
+	case protoRESTJSON:
+		b = wire.EncodeJSONError(code, msg)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", code)
 	default:
 		b = wire.EncodeCBORError(code, msg)
 		w.Header().Set("Content-Type", "application/cbor")
@@ -448,6 +470,8 @@ func httpStatus(service, code string, fault smithy.ErrorFault) int {
 		return http.StatusForbidden
 	case "AuthFailure":
 		return http.StatusUnauthorized
+	case "TooManyRequestsException":
+		return http.StatusTooManyRequests
 	case "NoSuchEntity":
 		return http.StatusNotFound
 	case "NotFound":

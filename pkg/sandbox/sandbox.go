@@ -1,7 +1,8 @@
 // Package sandbox is fleetdoctor's embedded AWS: an HTTP server on loopback
 // that the real AWS SDK clients (and the AWS CLI) talk to exactly as they
 // talk to AWS — EC2 query XML, IAM/STS/SNS query XML, SSM JSON 1.1,
-// CloudWatch RPC v2 CBOR (and query), S3 — serving a world built from a
+// CloudWatch RPC v2 CBOR (and query), S3, Security Hub REST-JSON
+// (BatchImportFindings only) — serving a world built from a
 // scenario (pkg/sandbox/scenario). It models multi-account access through
 // sts:AssumeRole, the published API rate limits as token buckets, a latency
 // model, fault injection, Run Command against modelled hosts
@@ -100,6 +101,7 @@ type Sandbox struct {
 	regionsMu  sync.Mutex
 	regions    map[string]*regionState // "account/region"
 	topics     *topics
+	hub        securityHub
 	s3backend  *s3mem.Backend
 	s3handler  http.Handler
 	server     *http.Server

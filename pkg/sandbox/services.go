@@ -20,12 +20,13 @@ import (
 // routes is the operation table, by service signing name.
 func (s *Sandbox) routes() map[string]map[string]handler {
 	return map[string]map[string]handler{
-		"ec2":        s.ec2Routes(),
-		"iam":        s.iamRoutes(),
-		"sts":        s.stsRoutes(),
-		"ssm":        s.ssmRoutes(),
-		"monitoring": s.cloudWatchRoutes(),
-		"sns":        s.snsRoutes(),
+		"ec2":         s.ec2Routes(),
+		"iam":         s.iamRoutes(),
+		"sts":         s.stsRoutes(),
+		"ssm":         s.ssmRoutes(),
+		"monitoring":  s.cloudWatchRoutes(),
+		"sns":         s.snsRoutes(),
+		"securityhub": s.securityHubRoutes(),
 	}
 }
 
