@@ -730,23 +730,9 @@ func (d *diagnoser) result() *Result {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	res := d.res
-	order := catalogueOrder()
-	rank := func(id string) int {
-		if i, ok := order[id]; ok {
-			return i
-		}
-		return len(order)
-	}
+	rank := hostdiag.CatalogueRank()
 	res.Findings = slices.Clone(d.findings)
-	slices.SortStableFunc(res.Findings, func(a, b checks.Finding) int {
-		return cmp.Or(
-			cmp.Compare(rank(a.Check), rank(b.Check)),
-			cmp.Compare(a.Check, b.Check),
-			cmp.Compare(a.Account, b.Account),
-			cmp.Compare(a.Region, b.Region),
-			cmp.Compare(a.Resource, b.Resource),
-		)
-	})
+	hostdiag.SortFindings(res.Findings)
 	ids := slices.SortedFunc(maps.Keys(d.stats), func(a, b string) int {
 		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a, b))
 	})
@@ -759,12 +745,4 @@ func (d *diagnoser) result() *Result {
 		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region))
 	})
 	return &res
-}
-
-func catalogueOrder() map[string]int {
-	order := map[string]int{}
-	for i, m := range hostdiag.Catalogue() {
-		order[m.ID] = i
-	}
-	return order
 }

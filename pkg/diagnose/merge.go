@@ -1,12 +1,12 @@
 package diagnose
 
 import (
-	"cmp"
 	"math"
 	"slices"
 
 	"github.com/fleetdoctor/fleetdoctor/pkg/audit"
 	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
+	"github.com/fleetdoctor/fleetdoctor/pkg/hostdiag"
 )
 
 // Merge adds a diagnosis to the run it was made from, once: the host
@@ -19,23 +19,8 @@ func Merge(run *audit.Run, res *Result) {
 	if run == nil || res == nil {
 		return
 	}
-	order := catalogueOrder()
-	rank := func(id string) int {
-		if i, ok := order[id]; ok {
-			return i
-		}
-		return len(order)
-	}
 	host := slices.Clone(res.Findings)
-	slices.SortStableFunc(host, func(a, b checks.Finding) int {
-		return cmp.Or(
-			cmp.Compare(rank(a.Check), rank(b.Check)),
-			cmp.Compare(a.Check, b.Check),
-			cmp.Compare(a.Account, b.Account),
-			cmp.Compare(a.Region, b.Region),
-			cmp.Compare(a.Resource, b.Resource),
-		)
-	})
+	hostdiag.SortFindings(host)
 	run.Findings = append(run.Findings, host...)
 
 	s := &run.Summary

@@ -1,7 +1,9 @@
 package hostdiag
 
 import (
+	"cmp"
 	"maps"
+	"slices"
 
 	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
 )
@@ -134,4 +136,39 @@ func Findings(r Report, account, region string) []checks.Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// CatalogueRank orders check ids as reports list them: the API-side
+// catalogue, then the host checks, then ids neither knows.
+func CatalogueRank() func(id string) int {
+	order := map[string]int{}
+	for i, c := range checks.Catalogue() {
+		order[c.ID] = i
+	}
+	for _, m := range catalogue {
+		if _, ok := order[m.ID]; !ok {
+			order[m.ID] = len(order)
+		}
+	}
+	return func(id string) int {
+		if i, ok := order[id]; ok {
+			return i
+		}
+		return len(order)
+	}
+}
+
+// SortFindings sorts fs in report order: CatalogueRank, then check id,
+// account, region and resource.
+func SortFindings(fs []checks.Finding) {
+	rank := CatalogueRank()
+	slices.SortStableFunc(fs, func(a, b checks.Finding) int {
+		return cmp.Or(
+			cmp.Compare(rank(a.Check), rank(b.Check)),
+			cmp.Compare(a.Check, b.Check),
+			cmp.Compare(a.Account, b.Account),
+			cmp.Compare(a.Region, b.Region),
+			cmp.Compare(a.Resource, b.Resource),
+		)
+	})
 }

@@ -1,10 +1,8 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -72,7 +70,7 @@ func Diff(prev, cur *audit.Run) Changes {
 		if *l == nil {
 			*l = []checks.Finding{}
 		}
-		sortFindings(*l)
+		hostdiag.SortFindings(*l)
 	}
 	ch.Summary.New, ch.Summary.Resolved = len(ch.New), len(ch.Resolved)
 	ch.Summary.Unchanged, ch.Summary.Unknown = len(ch.Unchanged), len(ch.Unknown)
@@ -98,42 +96,6 @@ func failing(run *audit.Run) []checks.Finding {
 		out = append(out, f)
 	}
 	return out
-}
-
-// catalogueRank orders check ids as the renderers do: the API-side
-// catalogue, then the host checks, then unknown ids (from a newer run) by
-// id.
-func catalogueRank() func(id string) int {
-	order := map[string]int{}
-	for i, c := range checks.Catalogue() {
-		order[c.ID] = i
-	}
-	for _, m := range hostdiag.Catalogue() {
-		if _, ok := order[m.ID]; !ok {
-			order[m.ID] = len(order)
-		}
-	}
-	return func(id string) int {
-		if i, ok := order[id]; ok {
-			return i
-		}
-		return len(order)
-	}
-}
-
-// sortFindings sorts fs by catalogue order, then check id, account, region
-// and resource.
-func sortFindings(fs []checks.Finding) {
-	rank := catalogueRank()
-	slices.SortStableFunc(fs, func(a, b checks.Finding) int {
-		return cmp.Or(
-			cmp.Compare(rank(a.Check), rank(b.Check)),
-			cmp.Compare(a.Check, b.Check),
-			cmp.Compare(a.Account, b.Account),
-			cmp.Compare(a.Region, b.Region),
-			cmp.Compare(a.Resource, b.Resource),
-		)
-	})
 }
 
 // coverage is what a run looked at: the account-regions in its scope, the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetdoctor/fleetdoctor/pkg/audit"
 	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
+	"github.com/fleetdoctor/fleetdoctor/pkg/hostdiag"
 )
 
 // DefaultEMFNamespace is the CloudWatch namespace `--format emf` writes.
@@ -109,7 +110,7 @@ func WriteEMF(w io.Writer, run *audit.Run, namespace string) error {
 	for id := range checkIDs {
 		ids = append(ids, id)
 	}
-	rank := catalogueRank()
+	rank := hostdiag.CatalogueRank()
 	slices.SortFunc(ids, func(a, b string) int { return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a, b)) })
 	keys := make([]where, 0, len(places))
 	for k := range places {

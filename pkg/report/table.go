@@ -77,17 +77,6 @@ func Table(w io.Writer, run *audit.Run, opts TableOptions) error {
 // catalogue (checks it does not know, from a newer run file, come last by
 // id), then FAIL before ERROR, then worst severity first.
 func groupFindings(run *audit.Run) []*group {
-	order := map[string]int{}
-	for i, c := range checks.Catalogue() {
-		order[c.ID] = i
-	}
-	// Host checks (merged in by `fleetdoctor diagnose`) follow the
-	// API-side catalogue, in their own catalogue order.
-	for _, m := range hostdiag.Catalogue() {
-		if _, ok := order[m.ID]; !ok {
-			order[m.ID] = len(order)
-		}
-	}
 	type key struct {
 		check    string
 		status   checks.Status
@@ -115,12 +104,9 @@ func groupFindings(run *audit.Run) []*group {
 			g.resources = append(g.resources, name)
 		}
 	}
-	rank := func(id string) int {
-		if i, ok := order[id]; ok {
-			return i
-		}
-		return len(order)
-	}
+	// Host checks (merged in by `fleetdoctor diagnose`) follow the
+	// API-side catalogue, in their own catalogue order.
+	rank := hostdiag.CatalogueRank()
 	statusRank := func(s checks.Status) int {
 		if s == checks.Fail {
 			return 0
