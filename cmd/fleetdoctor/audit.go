@@ -87,11 +87,17 @@ AWS_PROFILE, SSO, instance or task role).
 Output goes to stdout, or atomically to --output: table (the default) groups
 failing checks; json is the run document, which later runs and reports read;
 csv is one row per finding; emf is CloudWatch Embedded Metric Format, one JSON
-line per account-region and metric set (namespace FleetDoctor). With --previous
+line per account-region and metric set (namespace FleetDoctor); asff is the
+body of a Security Hub BatchImportFindings request (stable finding ids, so a
+re-import updates; with --previous, findings that are gone are archived). With --previous
 FILE (a run document written earlier with --format json), the table adds what
 is new and what was resolved since, and the JSON gains a "changes" object; a
 finding in a region or check that could not be audited again is neither new
-nor resolved but "unknown". Progress is drawn on stderr when it is a terminal,
+nor resolved but "unknown". html needs --output FILE: it writes a
+self-contained HTML report to FILE (charts, filterable findings; it works
+offline and loads nothing) and, next to it, the rest of the report set: FILE's
+name with .json (the run document) and .csv (the findings) in place of its
+extension; with --previous, its trend chart starts at that run. Progress is drawn on stderr when it is a terminal,
 never mixed into the output.
 
 Exit codes: 0 nothing at or above --fail-on; 1 a FAIL or ERROR finding at or
@@ -112,6 +118,9 @@ account could be audited.`,
 
   # What changed since yesterday's run
   fleetdoctor audit --previous yesterday.json
+
+  # The HTML report, plus report.json and report.csv next to it
+  fleetdoctor audit --format html --output report.html --previous yesterday.json
 
   # Two checks only, as CSV for a spreadsheet
   fleetdoctor audit --checks imds_endpoint_disabled,ssm_not_registered --format csv > findings.csv
@@ -148,8 +157,8 @@ func bindAuditFlags(fl *pflag.FlagSet) *auditFlags {
 	fl.StringVar(&f.roleName, "role-name", "", "role to assume in each audited account (needed for any account but the caller's)")
 	fl.StringVar(&f.externalID, "external-id", "", "external id to pass when assuming --role-name")
 	fl.StringVar(&f.profile, "profile", "", "shared config profile for the base credentials (default: AWS_PROFILE, then default)")
-	fl.StringVar(&f.format, "format", f.format, "output format: table, json, csv or emf (CloudWatch Embedded Metric Format)")
-	fl.StringVarP(&f.output, "output", "o", "", "write the output to this file (atomically, mode 0600) instead of stdout")
+	fl.StringVar(&f.format, "format", f.format, "output format: "+report.FormatList()+" (emf: CloudWatch Embedded Metric Format; asff: Security Hub findings)")
+	fl.StringVarP(&f.output, "output", "o", "", "write the output to this file (atomically, mode 0600) instead of stdout; with --format html (which needs it), FILE is the HTML report and FILE's name with .json and .csv in place of its extension get the run document and the findings")
 	fl.StringVar(&f.previous, "previous", "", "a run document written earlier with --format json: report what is new and what was resolved since")
 	fl.StringVar(&f.failOn, "fail-on", f.failOn, "exit 1 when a FAIL or ERROR finding is at or above this severity: critical, high, medium, low, info or none")
 	fl.Var(listFlag{&f.checks}, "checks", "check ids to run, comma-separated (default: all; see 'fleetdoctor checks')")
@@ -204,9 +213,18 @@ func (f *auditFlags) plan(changed func(string) bool) (*auditPlan, error) {
 	switch {
 	case report.Supported(p.format):
 	case slices.Contains(report.Planned, p.format):
-		return nil, usageError("--format: %s is not available yet (it arrives with the HTML and Security Hub reports); use table, json, csv or emf", p.format)
+		return nil, usageError("--format: %s is not available yet; use %s", p.format, report.FormatList())
 	default:
-		return nil, usageError("--format: unknown format %q (want table, json, csv or emf)", f.format)
+		return nil, usageError("--format: unknown format %q (want %s)", f.format, report.FormatList())
+	}
+
+	if p.format == report.FormatHTML {
+		if f.output == "" {
+			return nil, usageError("--format html needs --output FILE: it writes the HTML report to FILE and the run document and findings next to it (FILE's name with .json and .csv)")
+		}
+		if _, err := reportSetPaths(f.output); err != nil {
+			return nil, usageError("--output: %v", err)
+		}
 	}
 
 	if changed("previous") || f.previous != "" {
@@ -274,7 +292,14 @@ func (f *auditFlags) plan(changed func(string) bool) (*auditPlan, error) {
 func runAudit(ctx context.Context, d deps, p *auditPlan) error {
 	var out io.Writer = d.stdout
 	var file *atomicFile
-	if p.output != "" {
+	var set *reportSet
+	if p.format == report.FormatHTML && p.render == nil {
+		var err error
+		if set, err = createReportSet(p.output); err != nil {
+			return usageError("--output: %v", err)
+		}
+		defer set.abort()
+	} else if p.output != "" {
 		var err error
 		if file, err = createAtomic(p.output); err != nil {
 			return usageError("--output: %v", err)
@@ -353,6 +378,19 @@ func runAudit(ctx context.Context, d deps, p *auditPlan) error {
 	if p.render != nil {
 		if err := p.render(out, run); err != nil {
 			return err
+		}
+	} else if set != nil {
+		if err := set.write(run, report.HTMLOptions{Trend: trendOf(p.previous, run)}); err != nil {
+			return usageError("--output: writing the report set: %v", err)
+		}
+		if !p.quiet {
+			fmt.Fprintf(d.stderr, "fleetdoctor: wrote %s: %s\n", strings.Join(set.paths(), ", "), report.SummaryLine(run))
+		}
+	} else if p.format == report.FormatASFF {
+		// With the previous run, findings it had that are gone are
+		// written too, archived, so an import closes them.
+		if err := report.WriteASFF(out, run, report.ASFFOptions{Previous: p.previous}); err != nil {
+			return usageError("writing the %s output: %v", p.format, err)
 		}
 	} else if err := report.Render(out, run, p.format, report.TableOptions{}); err != nil {
 		return usageError("writing the %s output: %v", p.format, err)
@@ -471,4 +509,14 @@ func readPrevious(path string) (*audit.Run, error) {
 		}
 	}
 	return &run, nil
+}
+
+// trendOf is the HTML report's trend for the CLI: the --previous run, if
+// any, then this one.
+func trendOf(previous, run *audit.Run) []report.TrendPoint {
+	var pts []report.TrendPoint
+	if previous != nil {
+		pts = append(pts, report.TrendPointOf(previous))
+	}
+	return append(pts, report.TrendPointOf(run))
 }

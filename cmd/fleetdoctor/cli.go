@@ -155,6 +155,7 @@ Exit codes:
 	root.SetOut(d.stdout)
 	root.SetErr(d.stderr)
 	root.AddCommand(newAuditCmd(d), newChecksCmd(d), newSandboxCmd(d), newPolicyCmd(d), newDiagnoseCmd(d), newDocumentsCmd(d), newFixCmd(d), newRollbackCmd(d))
+	root.AddCommand(newNotifyCmd(d))
 	return root
 }
 

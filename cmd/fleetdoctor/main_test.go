@@ -309,8 +309,6 @@ func TestUsageErrors(t *testing.T) {
 		{"empty regions", []string{"--regions", ""}, []string{"--regions"}, false},
 		{"bad account", []string{"--accounts", "12345"}, []string{"--accounts", `"12345"`}, false},
 		{"bad format", []string{"--format", "xml"}, []string{"--format", "xml"}, false},
-		{"html not yet", []string{"--format", "html"}, []string{"--format", "not available yet"}, false},
-		{"asff not yet", []string{"--format", "asff"}, []string{"--format", "not available yet"}, false},
 		{"bad severity", []string{"--fail-on", "severe"}, []string{"--fail-on", "severe"}, false},
 		{"unknown check", []string{"--checks", "imds_endpoint_disabled,no_such_check"}, []string{"--checks", "no_such_check"}, false},
 		{"zero concurrency", []string{"--concurrency", "0"}, []string{"--concurrency"}, false},

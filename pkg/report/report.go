@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/fleetdoctor/fleetdoctor/pkg/audit"
 )
@@ -22,8 +23,7 @@ import (
 // Format names an output format of `fleetdoctor audit --format`.
 type Format string
 
-// Output formats. HTML and ASFF are named so the CLI can say they are not
-// available yet rather than that they do not exist.
+// Output formats.
 const (
 	FormatTable Format = "table"
 	FormatJSON  Format = "json"
@@ -35,11 +35,23 @@ const (
 )
 
 // Formats lists the formats Render supports.
-var Formats = []Format{FormatTable, FormatJSON, FormatCSV, FormatEMF}
+var Formats = []Format{FormatTable, FormatJSON, FormatCSV, FormatEMF, FormatASFF, FormatSlack, FormatHTML}
 
 // Planned lists formats that are part of the CLI surface (DESIGN §3) but
 // not rendered yet.
-var Planned = []Format{FormatHTML, FormatASFF}
+var Planned = []Format{}
+
+// FormatList is Formats as "a, b or c", for help and error messages.
+func FormatList() string {
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
 
 // Supported reports whether Render can write f.
 func Supported(f Format) bool { return slices.Contains(Formats, f) }
@@ -55,6 +67,15 @@ func Render(w io.Writer, run *audit.Run, f Format, opts TableOptions) error {
 		return CSV(w, run)
 	case FormatEMF:
 		return WriteEMF(w, run, DefaultEMFNamespace)
+	case FormatHTML:
+		// The CLI writes the whole report set (see ReportSet) instead.
+		return HTML(w, run, HTMLOptions{})
+	case FormatASFF:
+		// Without the previous run nothing is archived; the CLI passes it
+		// through WriteASFF directly when it has one.
+		return WriteASFF(w, run, ASFFOptions{})
+	case FormatSlack:
+		return WriteSlack(w, run)
 	}
-	return fmt.Errorf("format %q is not supported (want table, json, csv or emf)", f)
+	return fmt.Errorf("format %q is not supported (want %s)", f, FormatList())
 }

@@ -110,7 +110,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveS3(w, r, known)
 		return
 	}
-	if _, supported := queryNamespace[service]; !supported && service != "ec2" && service != "ssm" && service != "securityhub" {
+	if _, supported := queryNamespace[service]; !supported && service != "ec2" && service != "ssm" && service != "securityhub" && service != "secretsmanager" {
 		s.writeError(w, protoQuery, service, reqID, apiError("UnrecognizedClientException", "The sandbox does not serve the %q service", service))
 		return
 	}
@@ -334,7 +334,7 @@ func protocolOf(service string, r *http.Request) protocol {
 	switch {
 	case service == "ec2":
 		return protoEC2
-	case service == "ssm":
+	case service == "ssm", service == "secretsmanager":
 		return protoJSON
 	case service == "securityhub":
 		return protoRESTJSON

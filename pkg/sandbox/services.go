@@ -27,6 +27,8 @@ func (s *Sandbox) routes() map[string]map[string]handler {
 		"monitoring":  s.cloudWatchRoutes(),
 		"sns":         s.snsRoutes(),
 		"securityhub": s.securityHubRoutes(),
+		// Secrets Manager: see secretsmanager.go.
+		"secretsmanager": s.secretsManagerRoutes(),
 	}
 }
 
