@@ -746,3 +746,12 @@ func (d *diagnoser) result() *Result {
 	})
 	return &res
 }
+
+// Diagnosable reports whether the diagnose document can be sent to the
+// instance (running, registered with SSM, agent Online, Linux or Windows):
+// the selection Run makes, for callers that plan batches themselves (the
+// diagnose Lambda's plan).
+func Diagnosable(in *inventory.Instance) bool {
+	why, _ := notDiagnosable(in)
+	return why == ""
+}
