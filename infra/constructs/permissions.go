@@ -7,28 +7,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
 	"github.com/fleetdoctor/fleetdoctor/pkg/hostdiag"
 	"github.com/fleetdoctor/fleetdoctor/pkg/policy"
+	"github.com/fleetdoctor/fleetdoctor/pkg/remediate"
 )
 
 // ExemptTag is the tag whose presence on an instance denies every change
 // fleetdoctor's roles could make to it.
 const ExemptTag = policy.ExemptTag
-
-// runbookOf is the Automation runbook (or Command document) that carries
-// each remediation (as pkg/remediate's planner maps them).
-var runbookOf = map[string]string{
-	policy.EnableEndpoint:     checks.DocSetMetadataOptions,
-	policy.RequireTokens:      checks.DocSetMetadataOptions,
-	policy.SetHopLimit:        checks.DocSetMetadataOptions,
-	policy.AccountDefaults:    checks.DocSetAccountMetadataDefaults,
-	policy.AttachProfile:      checks.DocAttachInstanceProfile,
-	policy.EnableDHMC:         checks.DocEnableDHMC,
-	policy.HostRemoveFirewall: hostdiag.RepairDocumentName,
-	policy.HostAddNoProxy:     hostdiag.RepairDocumentName,
-	policy.HostRestartAgent:   hostdiag.RepairDocumentName,
-}
 
 // arn builds an ARN of this account with ${AWS::Partition} and
 // ${AWS::AccountId} substituted.
@@ -135,7 +121,7 @@ func (s RemediationScope) instanceChanges() []awsiam.PolicyStatement {
 // remediations.
 func (s RemediationScope) runbooks() (automation, command []string) {
 	for _, id := range s.Enabled {
-		doc, ok := runbookOf[id]
+		doc, ok := remediate.DocumentOf(id)
 		if !ok {
 			continue
 		}

@@ -70,6 +70,14 @@ const (
 	agentOnline      = "Online"
 )
 
+// DocumentOf returns the SSM document (Automation runbook or Command
+// document) that carries the remediation id, and whether there is one; the
+// deployment grants exactly these documents.
+func DocumentOf(id string) (string, bool) {
+	d, ok := documentOf[id]
+	return d, ok
+}
+
 // documentOf is the document that carries each remediation.
 var documentOf = map[string]string{
 	policy.EnableEndpoint:     checks.DocSetMetadataOptions,

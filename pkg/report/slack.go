@@ -181,21 +181,7 @@ func slackHeadline(run *audit.Run) string {
 	if s.UnreachableAccounts > 0 {
 		fmt.Fprintf(&b, "; %s could not be entered", plural(s.UnreachableAccounts, "account"))
 	}
-	errs, muted := 0, 0
-	for i := range run.Findings {
-		switch run.Findings[i].Status {
-		case checks.Error:
-			errs++
-		case checks.Muted:
-			muted++
-		}
-	}
-	if errs > 0 {
-		b.WriteString("; " + plural(errs, "audit error"))
-	}
-	if muted > 0 {
-		b.WriteString("; " + thousands(muted) + " muted")
-	}
+	b.WriteString(errorsAndMuted(run))
 	return b.String()
 }
 
@@ -514,23 +500,10 @@ func slackEscape(s string, max int) string {
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}
-	// Cut after max-1 runes, leaving room for the ellipsis.
-	cut, n := len(s), 0
-	for i := range s {
-		if n == max-1 {
-			cut = i
-			break
-		}
-		n++
-	}
-	kept := s[:cut]
+	kept := strings.TrimSuffix(cutWords(s, max), "…")
 	// Never leave half an entity.
 	if amp := strings.LastIndexByte(kept, '&'); amp >= 0 && !strings.Contains(kept[amp:], ";") {
 		kept = kept[:amp]
-	}
-	// Prefer a word boundary in the last quarter.
-	if sp := strings.LastIndexByte(kept, ' '); sp > 0 && sp >= len(kept)*3/4 {
-		kept = kept[:sp]
 	}
 	return strings.TrimRight(kept, " ") + "…"
 }

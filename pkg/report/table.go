@@ -184,6 +184,13 @@ func SummaryLine(run *audit.Run) string {
 			}
 		}
 	}
+	b.WriteString(errorsAndMuted(run))
+	return b.String()
+}
+
+// errorsAndMuted is the "; N audit errors; N muted" end of a summary line
+// ("" when there are neither).
+func errorsAndMuted(run *audit.Run) string {
 	errs, muted := 0, 0
 	for i := range run.Findings {
 		switch run.Findings[i].Status {
@@ -193,6 +200,7 @@ func SummaryLine(run *audit.Run) string {
 			muted++
 		}
 	}
+	var b strings.Builder
 	if errs > 0 {
 		b.WriteString("; " + plural(errs, "audit error"))
 	}

@@ -227,7 +227,7 @@ type ReportResponse struct {
 //	runs/<runId>/remediate/plan.json            the plan
 //	runs/<runId>/remediate/batches/<n>.json     a remediate batch
 //	runs/<runId>/remediate/results/<n>.json     its outcome
-//	runs/<runId>/journal/...                    remediate.S3Journal
+//	runs/<runId>/journal/<runId>/...            remediate.S3Journal (it adds journal/<runId>/)
 //	runs/<runId>/report/run.json|findings.csv|report.html
 //	latest.json                                 the last finished run (for the diff)
 //	history.json                                trend points of the last runs

@@ -3,9 +3,33 @@ package service
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 )
+
+// Main is a Lambda's whole main: JSON logs to stderr tagged with name, the
+// configuration from the environment (LoadConfig), the clients (New), then
+// lambda.Start serving handler — a method expression such as
+// (*Service).Discover. A bad configuration is logged and exits 1, so the
+// function's init fails with the reason in its log.
+func Main[E, R any](name string, handler func(*Service, context.Context, E) (R, error)) {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("lambda", name)
+	cfg, err := LoadConfig(os.Getenv)
+	if err != nil {
+		log.Error("bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	svc, err := New(context.Background(), cfg)
+	if err != nil {
+		log.Error("building the AWS clients", "error", err.Error())
+		os.Exit(1)
+	}
+	svc.Log = log
+	lambda.Start(Handler(func(ctx context.Context, ev E) (R, error) { return handler(svc, ctx, ev) }))
+}
 
 // Handler adapts a handler for lambda.Start: an *Error becomes a
 // messages.InvokeResponse_Error value, which aws-lambda-go passes through
