@@ -228,3 +228,14 @@ func TestWriteASFF(t *testing.T) {
 		t.Fatalf("empty run: %v %q", err, buf.String())
 	}
 }
+
+// TestASFFGolden pins the `--format asff` document: the sample run alone,
+// the hostile run (every string from a tag or host inert), and a run with
+// a previous one, whose gone findings are written ARCHIVED.
+func TestASFFGolden(t *testing.T) {
+	golden(t, "sample.asff.golden", render(t, func(b *bytes.Buffer) error { return WriteASFF(b, sampleRun(), ASFFOptions{}) }))
+	golden(t, "hostile.asff.golden", render(t, func(b *bytes.Buffer) error { return WriteASFF(b, hostileRun(), ASFFOptions{}) }))
+	golden(t, "changes.asff.golden", render(t, func(b *bytes.Buffer) error {
+		return WriteASFF(b, changedRun(), ASFFOptions{Previous: sampleRun()})
+	}))
+}
