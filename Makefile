@@ -66,6 +66,7 @@ bench: deps
 	$(GO) test ./pkg/checks -run '^$$' -bench BenchmarkEvaluate100k -benchmem -cpu 1 -count 3
 	$(GO) test ./pkg/sandbox -run '^$$' -bench BenchmarkAuditScale -benchtime 1x -timeout 30m -v
 	FD_BENCH_INSTANCES=5000 FD_BENCH_ACCOUNT_REGIONS=1 $(GO) test ./pkg/sandbox -run '^$$' -bench BenchmarkAuditScale -benchtime 1x -timeout 30m -v
+	$(GO) test ./pkg/report -run '^$$' -bench 'BenchmarkReportSet100k|BenchmarkSlack100k|BenchmarkHTML100k' -benchmem -count 1
 
 ## lambdas: the Lambda bootstraps (provided.al2023), one per lambdas/<name>,
 ## into bin/lambda/<name>/bootstrap; LAMBDA_ARCH=amd64 for x86_64 functions.

@@ -49,13 +49,15 @@ type function struct {
 
 // sizing of each Lambda. Discover audits one account-region (paged EC2,
 // SSM and IAM reads at the published rates), so it gets Lambda's 15-minute
-// maximum; remediate paces waves of Automation executions.
+// maximum; remediate paces waves of Automation executions. Report holds
+// the whole run and renders its set: 100,000 findings peak at about
+// 450 MB (BENCHMARKS.md), so it gets 2 GB for fleets with more.
 var sizing = map[string]function{
 	service.LambdaTargets:   {awscdk.Duration_Minutes(jsii.Number(2)), 256, false},
 	service.LambdaDiscover:  {awscdk.Duration_Minutes(jsii.Number(15)), 1024, true},
 	service.LambdaDiagnose:  {awscdk.Duration_Minutes(jsii.Number(10)), 512, true},
 	service.LambdaRemediate: {awscdk.Duration_Minutes(jsii.Number(15)), 512, true},
-	service.LambdaReport:    {awscdk.Duration_Minutes(jsii.Number(5)), 1024, false},
+	service.LambdaReport:    {awscdk.Duration_Minutes(jsii.Number(5)), 2048, false},
 }
 
 // Functions are the five Lambdas of pkg/service's contract.

@@ -55,3 +55,14 @@ func TestReportSet(t *testing.T) {
 		t.Error("a nil run made a report set")
 	}
 }
+
+// BenchmarkReportSet100k is the report Lambda's rendering of a
+// 100,000-finding run: run.json, findings.csv and report.html.
+func BenchmarkReportSet100k(b *testing.B) {
+	run := bigRun(100000)
+	for b.Loop() {
+		if _, err := ReportSet(run, HTMLOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

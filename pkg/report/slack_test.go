@@ -481,3 +481,14 @@ func FuzzSlackCode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSlack100k builds the Slack message and the SNS message of a
+// 100,000-finding run.
+func BenchmarkSlack100k(b *testing.B) {
+	run := syntheticRun(100000)
+	for b.Loop() {
+		in := NotifyInput{Run: run, ReportURL: "https://reports.example.com/r.html"}
+		_ = SlackMessage(in)
+		_ = SNSMessageFor(in)
+	}
+}
