@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -76,8 +77,8 @@ func (d *deployment) discovered(t *testing.T, ex *Execution, out runOutput) {
 }
 
 func TestE2E(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the e2e test builds five Lambdas, synthesizes the CDK app and runs the fleet several times")
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("-short: the e2e test builds five Lambdas, synthesizes the CDK app and runs the fleet several times (never skipped under CI=true)")
 	}
 	d := deploy(t, deployOptions{})
 
@@ -251,8 +252,8 @@ func TestE2E(t *testing.T) {
 // naming it in the run document — while the other accounts are audited
 // and the execution succeeds.
 func TestE2EUnassumableAccount(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the e2e test builds five Lambdas, synthesizes the CDK app and runs the fleet")
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("-short: the e2e test builds five Lambdas, synthesizes the CDK app and runs the fleet (never skipped under CI=true)")
 	}
 	const denied = "222222222222"
 	d := deploy(t, deployOptions{faults: []sandbox.Fault{{Service: "sts", Op: "AssumeRole", Account: denied, Kind: sandbox.FaultAccessDenied}}})
