@@ -3,6 +3,7 @@ package wait
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -16,4 +17,30 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Virtual is a clock for tests in which waiting costs no real time:
+// Sleep advances Now by d at once (and reports a context that has ended).
+// It is safe for concurrent use.
+type Virtual struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewVirtual returns a virtual clock that reads start.
+func NewVirtual(start time.Time) *Virtual { return &Virtual{t: start} }
+
+// Now returns the clock's time.
+func (c *Virtual) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Sleep advances the clock by d and returns ctx.Err().
+func (c *Virtual) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	return ctx.Err()
 }

@@ -6,10 +6,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/fleetdoctor/fleetdoctor/internal/wait"
 	"github.com/fleetdoctor/fleetdoctor/pkg/audit"
 	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
 	"github.com/fleetdoctor/fleetdoctor/pkg/diagnose"
@@ -18,31 +18,11 @@ import (
 	"github.com/fleetdoctor/fleetdoctor/pkg/sandbox/scenario"
 )
 
-// vclock is a virtual clock shared by the sandbox (delivery timeouts), the
-// audit and the diagnosis (poll waits), so waiting costs no real time.
-type vclock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vclock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *vclock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
 // demo is the demo scenario on a sandbox, audited.
 type demo struct {
 	world *scenario.World
 	sb    *sandbox.Sandbox
-	clock *vclock
+	clock *wait.Virtual
 	run   *audit.Run
 }
 
@@ -56,7 +36,7 @@ func startDemo(t *testing.T) *demo {
 	if start.IsZero() {
 		start = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 	}
-	clk := &vclock{t: start}
+	clk := wait.NewVirtual(start)
 	sb, err := sandbox.New(sandbox.Options{World: world, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

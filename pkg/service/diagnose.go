@@ -36,8 +36,8 @@ func (s *Service) Diagnose(ctx context.Context, ev DiagnoseEvent) (any, error) {
 	case "plan":
 		return s.diagnosePlan(ctx, ev)
 	case "batch", "recordFailure":
-		if ev.Batch == nil || !strings.HasPrefix(ev.Batch.Key, runPrefix(ev.RunID)+"diagnose/batches/") {
-			return nil, invalidInput("batch.key: want a key under %sdiagnose/batches/", runPrefix(ev.RunID))
+		if err := checkBatch(ev.Batch, ev.RunID, "diagnose"); err != nil {
+			return nil, err
 		}
 		if ev.Action == "batch" {
 			return s.diagnoseBatch(ctx, ev)
@@ -173,4 +173,15 @@ func failedDiagnosis(b Batch, doc DiagnoseBatchDoc, why string) DiagnosePart {
 	}
 	res.Stats = []checks.Stat{{Check: hostdiag.CheckDiagnosisFailed, Errored: len(doc.InstanceIDs)}}
 	return DiagnosePart{Batch: b, Result: res}
+}
+
+// checkBatch holds a batch or recordFailure event to a batch file of its
+// own run and stage ("diagnose" or "remediate"), so an event cannot make
+// a Lambda read another run's or stage's objects.
+func checkBatch(b *Batch, runID, stage string) error {
+	dir := runPrefix(runID) + stage + "/batches/"
+	if b == nil || !strings.HasPrefix(b.Key, dir) {
+		return invalidInput("batch.key: want a key under %s", dir)
+	}
+	return nil
 }

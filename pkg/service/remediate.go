@@ -42,8 +42,8 @@ func (s *Service) Remediate(ctx context.Context, ev RemediateEvent) (any, error)
 	case "plan":
 		return s.remediatePlan(ctx, ev)
 	case "batch", "recordFailure":
-		if ev.Batch == nil || !strings.HasPrefix(ev.Batch.Key, runPrefix(ev.RunID)+"remediate/batches/") {
-			return nil, invalidInput("batch.key: want a key under %sremediate/batches/", runPrefix(ev.RunID))
+		if err := checkBatch(ev.Batch, ev.RunID, "remediate"); err != nil {
+			return nil, err
 		}
 		if ev.Action == "batch" {
 			return s.remediateBatch(ctx, ev)

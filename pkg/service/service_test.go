@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 
+	"github.com/fleetdoctor/fleetdoctor/internal/wait"
 	"github.com/fleetdoctor/fleetdoctor/pkg/audit"
 	"github.com/fleetdoctor/fleetdoctor/pkg/awsapi"
 	"github.com/fleetdoctor/fleetdoctor/pkg/checks"
@@ -37,26 +37,6 @@ const (
 	stranger = "999999999999"
 )
 
-// vclock is virtual time: sleeping advances it, so the sandbox's command
-// invocations progress without the test waiting.
-type vclock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vclock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *vclock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
 // env is the demo scenario served on loopback with the service over it.
 type env struct {
 	world *scenario.World
@@ -72,7 +52,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &vclock{t: w.Now}
+	clk := wait.NewVirtual(w.Now)
 	sb, err := sandbox.New(sandbox.Options{World: w, Now: clk.Now, AutomationClock: clk})
 	if err != nil {
 		t.Fatal(err)
